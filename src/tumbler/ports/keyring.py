@@ -1,0 +1,34 @@
+from typing import Protocol
+
+from tumbler.core.secrets import SecretValue
+
+
+class Keyring(Protocol):
+    """Envelope encryption: per-secret data keys wrapped by a versioned master key.
+
+    ``aad`` binds a wrapped key or a sealed value to where it belongs, so a blob moved to
+    another secret (or version) fails to open.
+    """
+
+    def resolve_key(self, kms_key_id: str | None) -> str:
+        """The canonical id of the named key ('aws/secretsmanager' for the default).
+
+        Raises ``tumbler.core.errors.EncryptionFailure`` for a key that does not exist.
+        """
+        ...
+
+    def new_data_key(self, key_id: str, aad: bytes) -> bytes:
+        """A fresh data key for a secret under ``key_id``, returned wrapped."""
+        ...
+
+    def seal(self, wrapped_key: bytes, key_aad: bytes, value: SecretValue, value_aad: bytes) -> bytes:
+        """Encrypt ``value`` under the data key inside ``wrapped_key``."""
+        ...
+
+    def open(self, wrapped_key: bytes, key_aad: bytes, blob: bytes, value_aad: bytes) -> SecretValue:
+        """Decrypt a sealed value; raises ``DecryptionFailure`` if it was tampered with or moved."""
+        ...
+
+    def rewrap(self, wrapped_key: bytes, aad: bytes) -> bytes | None:
+        """``wrapped_key`` under the newest master key version, or None if it already is."""
+        ...

@@ -1,0 +1,109 @@
+"""The storage port: what operations need from a database, and nothing more.
+
+A write happens inside ``Store.transaction()``; the store serialises transactions that touch
+the same secret, so two writers never leave a label on two versions or lose a version.
+Every backend passes the same contract suite (tests/adapters/test_store_contract.py).
+"""
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from tumbler.core.secrets import Secret, VersionInfo
+
+
+@dataclass(frozen=True)
+class StoredValue:
+    """A sealed version value with what is needed to open it."""
+
+    arn: str
+    version_id: str
+    wrapped_key: bytes
+    blob: bytes | None  # None: a version created without a value (rotation placeholder)
+    created: datetime
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    access_key_id: str
+    secret_access_key: str
+    principal: str
+
+
+class Reader(Protocol):
+    def find_secret(self, region: str, secret_id: str) -> Secret | None:
+        """A secret by name, full ARN or partial ARN (ARN without the 6-character suffix)."""
+        ...
+
+    def wrapped_key(self, arn: str) -> bytes:
+        ...
+
+    def value(self, arn: str, version_id: str) -> StoredValue | None:
+        ...
+
+    def value_by_stage(self, arn: str, stage: str) -> StoredValue | None:
+        ...
+
+    def list_secrets(self, region: str) -> Iterator[Secret]:
+        """Every secret of the region, deleted ones included, with versions and labels."""
+        ...
+
+    def access_key(self, access_key_id: str) -> AccessKey | None:
+        ...
+
+
+class UnitOfWork(Reader, Protocol):
+    def lock_secret(self, region: str, secret_id: str) -> Secret | None:
+        """Like find_secret, and holds the secret against other writers until commit."""
+        ...
+
+    def insert_secret(self, secret: Secret, wrapped_key: bytes) -> None:
+        ...
+
+    def update_secret(self, secret: Secret) -> None:
+        """Write the metadata fields (not versions or labels)."""
+        ...
+
+    def delete_secret(self, arn: str) -> None:
+        """Remove the secret with its versions and labels."""
+        ...
+
+    def put_version(self, arn: str, version: VersionInfo, blob: bytes | None) -> None:
+        ...
+
+    def delete_versions(self, arn: str, version_ids: list[str]) -> None:
+        ...
+
+    def set_stages(self, arn: str, stages: dict[str, str]) -> None:
+        """Replace the secret's label -> version map."""
+        ...
+
+    def set_wrapped_key(self, arn: str, wrapped_key: bytes) -> None:
+        ...
+
+    def all_wrapped_keys(self) -> Iterator[tuple[str, bytes]]:
+        ...
+
+    def put_access_key(self, key: AccessKey) -> None:
+        ...
+
+    def due_deletions(self, now: datetime) -> list[str]:
+        """ARNs whose recovery window has ended."""
+        ...
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[UnitOfWork]:
+        ...
+
+    def reader(self) -> AbstractContextManager[Reader]:
+        ...
+
+    def touch_accessed(self, arn: str, version_id: str, day: datetime) -> None:
+        """Record LastAccessedDate (day granularity, as AWS keeps it)."""
+        ...
+
+    def close(self) -> None:
+        ...
