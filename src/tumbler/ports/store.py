@@ -27,9 +27,12 @@ class StoredValue:
 
 @dataclass(frozen=True)
 class AccessKey:
+    """An access key; its secret is sealed like a secret value, under its own data key."""
+
     access_key_id: str
-    secret_access_key: str
     principal: str
+    wrapped_key: bytes
+    sealed_secret: bytes
 
 
 class Reader(Protocol):
@@ -51,6 +54,10 @@ class Reader(Protocol):
         ...
 
     def access_key(self, access_key_id: str) -> AccessKey | None:
+        ...
+
+    def kms_keys(self) -> list[tuple[str, str]]:
+        """(key id, alias) of every named encryption key."""
         ...
 
 
@@ -80,13 +87,18 @@ class UnitOfWork(Reader, Protocol):
         """Replace the secret's label -> version map."""
         ...
 
-    def set_wrapped_key(self, arn: str, wrapped_key: bytes) -> None:
+    def set_wrapped_key(self, owner: str, wrapped_key: bytes) -> None:
+        """Replace the data key of a secret (by ARN) or an access key (by id)."""
         ...
 
     def all_wrapped_keys(self) -> Iterator[tuple[str, bytes]]:
+        """(owner, wrapped data key) of every secret and access key, for re-wrapping."""
         ...
 
     def put_access_key(self, key: AccessKey) -> None:
+        ...
+
+    def put_kms_key(self, key_id: str, alias: str, created: datetime) -> None:
         ...
 
     def due_deletions(self, now: datetime) -> list[str]:

@@ -1,0 +1,88 @@
+"""Rows <-> ``Secret``: shared by every SQL store so they read and write the same shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from tumbler.core.secrets import Replica, RotationConfig, Secret, VersionInfo
+
+
+def ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def dt(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+def source_arn(secret: Secret) -> str:
+    """A replica shows the versions of its primary, which share its name in another region."""
+    if secret.primary_region is None:
+        return secret.arn
+    parts = secret.arn.split(":")
+    parts[3] = secret.primary_region
+    return ":".join(parts)
+
+
+def doc(secret: Secret) -> str:
+    rotation = secret.rotation
+    return orjson.dumps(
+        {
+            "description": secret.description,
+            "kms_key_id": secret.kms_key_id,
+            "last_changed": ts(secret.last_changed),
+            "tags": list(secret.tags.items()),
+            "deleted_date": ts(secret.deleted_date),
+            "policy": secret.policy,
+            "rotation": {
+                "lambda_arn": rotation.lambda_arn,
+                "rules": rotation.rules,
+                "enabled": rotation.enabled,
+                "last_rotated": ts(rotation.last_rotated),
+            },
+            "primary_region": secret.primary_region,
+            "replicas": [{**asdict(r), "last_accessed": ts(r.last_accessed)} for r in secret.replicas],
+            "owning_service": secret.owning_service,
+        }
+    ).decode()
+
+
+def secret_from_row(row: Sequence[Any], versions: Sequence[Any], stages: Sequence[Any]) -> Secret:
+    """``row`` is (arn, region, name, source_arn, doc, created, last_accessed, deletion_date, next_rotation)."""
+    d = orjson.loads(row[4])
+    rot = d["rotation"]
+    return Secret(
+        arn=row[0],
+        region=row[1],
+        name=row[2],
+        created=_req(row[5]),
+        last_changed=_req(d["last_changed"]),
+        description=d["description"],
+        kms_key_id=d["kms_key_id"],
+        last_accessed=dt(row[6]),
+        tags=dict(d["tags"]),
+        deleted_date=dt(d["deleted_date"]),
+        deletion_date=dt(row[7]),
+        policy=d["policy"],
+        rotation=RotationConfig(
+            lambda_arn=rot["lambda_arn"],
+            rules=rot["rules"],
+            enabled=rot["enabled"],
+            last_rotated=dt(rot["last_rotated"]),
+            next_rotation=dt(row[8]),
+        ),
+        primary_region=d["primary_region"],
+        replicas=[Replica(**{**r, "last_accessed": dt(r["last_accessed"])}) for r in d["replicas"]],
+        owning_service=d["owning_service"],
+        versions={v[0]: VersionInfo(v[0], _req(v[1]), dt(v[2])) for v in versions},
+        stages={s[0]: s[1] for s in stages},
+    )
+
+
+def _req(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)

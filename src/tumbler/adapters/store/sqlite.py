@@ -1,0 +1,283 @@
+"""The embedded store: one SQLite file in WAL mode with durable commits.
+
+Writers take SQLite's write lock up front (``BEGIN IMMEDIATE``), so a transaction that
+read a secret's labels is the only one changing them until it commits. Each thread has
+its own connection; requests may run in a thread pool.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tumbler.adapters.store import codec
+from tumbler.core.secrets import Secret, VersionInfo
+from tumbler.ports.store import AccessKey, StoredValue
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS secrets (
+    arn TEXT PRIMARY KEY,
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    source_arn TEXT NOT NULL,          -- whose versions this secret shows (a replica shows its primary's)
+    doc TEXT NOT NULL,                 -- the remaining metadata as JSON
+    created REAL NOT NULL,
+    last_accessed REAL,
+    deletion_date REAL,
+    next_rotation REAL,
+    wrapped_key BLOB NOT NULL,
+    UNIQUE (region, name)
+);
+CREATE INDEX IF NOT EXISTS secrets_deletion ON secrets (deletion_date) WHERE deletion_date IS NOT NULL;
+CREATE INDEX IF NOT EXISTS secrets_rotation ON secrets (next_rotation) WHERE next_rotation IS NOT NULL;
+CREATE TABLE IF NOT EXISTS versions (
+    arn TEXT NOT NULL,
+    version_id TEXT NOT NULL,
+    created REAL NOT NULL,
+    last_accessed REAL,
+    blob BLOB,
+    PRIMARY KEY (arn, version_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stages (
+    arn TEXT NOT NULL,
+    label TEXT NOT NULL,
+    version_id TEXT NOT NULL,
+    PRIMARY KEY (arn, label)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS access_keys (
+    access_key_id TEXT PRIMARY KEY,
+    principal TEXT NOT NULL,
+    wrapped_key BLOB NOT NULL,
+    sealed_secret BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kms_keys (
+    key_id TEXT PRIMARY KEY,
+    alias TEXT UNIQUE NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+SECRET_COLUMNS = "arn, region, name, source_arn, doc, created, last_accessed, deletion_date, next_rotation"
+
+
+class _Session:
+    """Queries over one connection; the reader and the unit of work both use it."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    # -- reads ---------------------------------------------------------------------------
+    def find_secret(self, region: str, secret_id: str) -> Secret | None:
+        row = self._secret_row(region, secret_id)
+        return self._hydrate(row) if row else None
+
+    def _secret_row(self, region: str, secret_id: str) -> Any:
+        q = f"SELECT {SECRET_COLUMNS} FROM secrets WHERE "
+        if secret_id.startswith("arn:"):
+            row = self.conn.execute(q + "arn = ? AND region = ?", (secret_id, region)).fetchone()
+            if row is None:  # a partial ARN: everything but the '-XXXXXX' suffix
+                pattern = secret_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-______"
+                row = self.conn.execute(
+                    q + "arn LIKE ? ESCAPE '\\' AND region = ?", (pattern, region)
+                ).fetchone()
+            return row
+        return self.conn.execute(q + "region = ? AND name = ?", (region, secret_id)).fetchone()
+
+    def _hydrate(self, row: Any) -> Secret:
+        source = row[3]
+        versions = self.conn.execute(
+            "SELECT version_id, created, last_accessed FROM versions WHERE arn = ?", (source,)
+        ).fetchall()
+        stages = self.conn.execute("SELECT label, version_id FROM stages WHERE arn = ?", (source,)).fetchall()
+        return codec.secret_from_row(row, versions, stages)
+
+    def wrapped_key(self, arn: str) -> bytes:
+        row = self.conn.execute(
+            "SELECT p.wrapped_key FROM secrets s JOIN secrets p ON p.arn = s.source_arn WHERE s.arn = ?", (arn,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(arn)
+        return bytes(row[0])
+
+    def value(self, arn: str, version_id: str) -> StoredValue | None:
+        row = self.conn.execute(
+            "SELECT v.arn, v.version_id, p.wrapped_key, v.blob, v.created FROM secrets s "
+            "JOIN secrets p ON p.arn = s.source_arn JOIN versions v ON v.arn = p.arn "
+            "WHERE s.arn = ? AND v.version_id = ?",
+            (arn, version_id),
+        ).fetchone()
+        return _stored(row)
+
+    def value_by_stage(self, arn: str, stage: str) -> StoredValue | None:
+        row = self.conn.execute(
+            "SELECT v.arn, v.version_id, p.wrapped_key, v.blob, v.created FROM secrets s "
+            "JOIN secrets p ON p.arn = s.source_arn "
+            "JOIN stages g ON g.arn = p.arn AND g.label = ? "
+            "JOIN versions v ON v.arn = p.arn AND v.version_id = g.version_id WHERE s.arn = ?",
+            (stage, arn),
+        ).fetchone()
+        return _stored(row)
+
+    def list_secrets(self, region: str) -> Iterator[Secret]:
+        rows = self.conn.execute(f"SELECT {SECRET_COLUMNS} FROM secrets WHERE region = ?", (region,)).fetchall()
+        for row in rows:
+            yield self._hydrate(row)
+
+    def access_key(self, access_key_id: str) -> AccessKey | None:
+        row = self.conn.execute(
+            "SELECT access_key_id, principal, wrapped_key, sealed_secret FROM access_keys WHERE access_key_id = ?",
+            (access_key_id,),
+        ).fetchone()
+        return AccessKey(row[0], row[1], bytes(row[2]), bytes(row[3])) if row else None
+
+    def kms_keys(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.conn.execute("SELECT key_id, alias FROM kms_keys ORDER BY created")]
+
+    # -- writes (only inside a transaction) ------------------------------------------------
+    def lock_secret(self, region: str, secret_id: str) -> Secret | None:
+        return self.find_secret(region, secret_id)  # BEGIN IMMEDIATE already holds the write lock
+
+    def insert_secret(self, secret: Secret, wrapped_key: bytes) -> None:
+        source = codec.source_arn(secret)
+        self.conn.execute(
+            "INSERT INTO secrets (arn, region, name, source_arn, doc, created, last_accessed, deletion_date, "
+            "next_rotation, wrapped_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                secret.arn, secret.region, secret.name, source, codec.doc(secret), codec.ts(secret.created),
+                codec.ts(secret.last_accessed), codec.ts(secret.deletion_date),
+                codec.ts(secret.rotation.next_rotation), wrapped_key,
+            ),
+        )
+
+    def update_secret(self, secret: Secret) -> None:
+        self.conn.execute(
+            "UPDATE secrets SET doc = ?, deletion_date = ?, next_rotation = ?, last_accessed = ? WHERE arn = ?",
+            (
+                codec.doc(secret), codec.ts(secret.deletion_date), codec.ts(secret.rotation.next_rotation),
+                codec.ts(secret.last_accessed), secret.arn,
+            ),
+        )
+
+    def delete_secret(self, arn: str) -> None:
+        for table in ("stages", "versions", "secrets"):
+            self.conn.execute(f"DELETE FROM {table} WHERE arn = ?", (arn,))
+
+    def put_version(self, arn: str, version: VersionInfo, blob: bytes | None) -> None:
+        self.conn.execute(
+            "INSERT INTO versions (arn, version_id, created, last_accessed, blob) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (arn, version_id) DO UPDATE SET blob = excluded.blob",
+            (arn, version.version_id, codec.ts(version.created), codec.ts(version.last_accessed), blob),
+        )
+
+    def delete_versions(self, arn: str, version_ids: list[str]) -> None:
+        self.conn.executemany(
+            "DELETE FROM versions WHERE arn = ? AND version_id = ?", [(arn, v) for v in version_ids]
+        )
+
+    def set_stages(self, arn: str, stages: dict[str, str]) -> None:
+        self.conn.execute("DELETE FROM stages WHERE arn = ?", (arn,))
+        self.conn.executemany(
+            "INSERT INTO stages (arn, label, version_id) VALUES (?, ?, ?)",
+            [(arn, label, vid) for label, vid in stages.items()],
+        )
+
+    def set_wrapped_key(self, owner: str, wrapped_key: bytes) -> None:
+        self.conn.execute("UPDATE secrets SET wrapped_key = ? WHERE arn = ?", (wrapped_key, owner))
+        self.conn.execute("UPDATE access_keys SET wrapped_key = ? WHERE access_key_id = ?", (wrapped_key, owner))
+
+    def all_wrapped_keys(self) -> Iterator[tuple[str, bytes]]:
+        rows = self.conn.execute(
+            "SELECT arn, wrapped_key FROM secrets WHERE length(wrapped_key) > 0 "
+            "UNION ALL SELECT access_key_id, wrapped_key FROM access_keys"
+        ).fetchall()
+        for owner, key in rows:
+            yield owner, bytes(key)
+
+    def put_access_key(self, key: AccessKey) -> None:
+        self.conn.execute(
+            "INSERT INTO access_keys (access_key_id, principal, wrapped_key, sealed_secret) VALUES (?, ?, ?, ?)",
+            (key.access_key_id, key.principal, key.wrapped_key, key.sealed_secret),
+        )
+
+    def put_kms_key(self, key_id: str, alias: str, created: datetime) -> None:
+        self.conn.execute(
+            "INSERT INTO kms_keys (key_id, alias, created) VALUES (?, ?, ?)", (key_id, alias, codec.ts(created))
+        )
+
+    def due_deletions(self, now: datetime) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT arn FROM secrets WHERE deletion_date IS NOT NULL AND deletion_date <= ?", (codec.ts(now),)
+        )
+        return [r[0] for r in rows]
+
+
+def _stored(row: Any) -> StoredValue | None:
+    if row is None:
+        return None
+    blob = bytes(row[3]) if row[3] is not None else None
+    return StoredValue(row[0], row[1], bytes(row[2]), blob, codec.dt(row[4]))
+
+
+class SqliteStore:
+    """The ``Store`` port on one SQLite database file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        with self._connection() as conn:
+            conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # a commit that returned is on disk
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Session]:
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Session(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def reader(self) -> Iterator[_Session]:
+        with self._connection() as conn:
+            conn.execute("BEGIN")  # one snapshot for every query of the read
+            try:
+                yield _Session(conn)
+            finally:
+                conn.execute("COMMIT")
+
+    def touch_accessed(self, arn: str, version_id: str, day: datetime) -> None:
+        with self._connection() as conn:
+            stamp = codec.ts(day)
+            conn.execute("UPDATE secrets SET last_accessed = ? WHERE arn = ?", (stamp, arn))
+            conn.execute(
+                "UPDATE versions SET last_accessed = ? WHERE version_id = ? AND arn = "
+                "(SELECT source_arn FROM secrets WHERE arn = ?)",
+                (stamp, version_id, arn),
+            )
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

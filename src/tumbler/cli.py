@@ -1,0 +1,133 @@
+"""The ``tumbler`` command: server, env, keys."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from tumbler.server.config import DEFAULT_PORT, Config, data_dir_from
+
+INSECURE_BANNER = """\
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! DEV MODE: signatures are NOT verified. Any access key is accepted.              !!
+!! Use this only for throwaway local testing, never for real secrets.              !!
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tumbler", description="An AWS Secrets Manager-compatible server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    server = sub.add_parser("server", help="run the server")
+    _data_dir(server)
+    server.add_argument("--host", default=os.environ.get("TUMBLER_HOST", "127.0.0.1"))
+    server.add_argument("--port", type=int, default=int(os.environ.get("TUMBLER_PORT", DEFAULT_PORT)))
+    server.add_argument("--region", default=os.environ.get("TUMBLER_REGION", "us-east-1"))
+    server.add_argument("--account-id", default=os.environ.get("TUMBLER_ACCOUNT_ID", "123456789012"))
+    server.add_argument("--dev", action="store_true", help="accept any signature (insecure, for emulator use)")
+    server.add_argument("--access-log", action="store_true", help="log one line per request (never values)")
+
+    env = sub.add_parser("env", help="print shell exports that point AWS tools at this server")
+    _data_dir(env)
+
+    keys = sub.add_parser("keys", help="manage encryption keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a named key, usable as KmsKeyId alias/NAME")
+    create.add_argument("name")
+    _data_dir(create)
+    rotate = keys_sub.add_parser("rotate", help="add a master key version and re-wrap every data key")
+    _data_dir(rotate)
+    listing = keys_sub.add_parser("list", help="list named keys")
+    _data_dir(listing)
+    return parser
+
+
+def _data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default=None, help="data directory (default ./.tumbler, or TUMBLER_DATA_DIR)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    data_dir = data_dir_from(args.data_dir)
+    if args.command == "server":
+        config = Config(
+            data_dir=data_dir, host=args.host, port=args.port, region=args.region,
+            account_id=args.account_id, dev=args.dev, access_log=args.access_log,
+        )
+        return serve(config)
+    if args.command == "env":
+        return print_env(data_dir)
+    return keys_command(args.keys_command, data_dir, getattr(args, "name", None))
+
+
+def serve(config: Config) -> int:
+    import uvicorn
+
+    from tumbler.server import credentials
+    from tumbler.server.runtime import build_app, open_runtime
+
+    runtime = open_runtime(config)
+    key_id, _secret, created = credentials.ensure_admin_key(runtime.store, runtime.keyring, config.credentials_file)
+    (config.data_dir / "endpoint").write_text(f"{config.endpoint}\n{config.region}\n")
+    verb = "created" if created else "using"
+    print(f"tumbler: {verb} admin access key {key_id} in {config.credentials_file} (profile 'tumbler')")
+    print(f"tumbler: listening on {config.endpoint}  (eval \"$(tumbler env --data-dir {config.data_dir})\")")
+    if config.dev:
+        print(INSECURE_BANNER, file=sys.stderr)
+    uvicorn.run(
+        build_app(runtime), host=config.host, port=config.port, loop="uvloop", http="httptools",
+        lifespan="on", access_log=False, log_level="warning",
+    )
+    return 0
+
+
+def print_env(data_dir: Path) -> int:
+    from tumbler.server import credentials
+
+    config = Config(data_dir=data_dir)
+    found = credentials.read_credentials(config.credentials_file)
+    if found is None:
+        print(f"tumbler: no credentials in {config.credentials_file}; start `tumbler server` first", file=sys.stderr)
+        return 1
+    endpoint, region = config.endpoint, config.region
+    marker = data_dir / "endpoint"
+    if marker.exists():
+        endpoint, region = marker.read_text().split()[:2]
+    exports = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": found[0],
+        "AWS_SECRET_ACCESS_KEY": found[1],
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
+    print(" ".join(f"export {k}={shlex.quote(v)}" for k, v in exports.items()))
+    return 0
+
+
+def keys_command(command: str, data_dir: Path, name: str | None) -> int:
+    from tumbler.server.runtime import open_runtime
+    from tumbler.server.keys import create_key, rotate_master_key
+
+    runtime = open_runtime(Config(data_dir=data_dir))
+    if command == "create":
+        key_id = create_key(runtime, str(name), str(uuid.uuid4()))
+        print(f"created key {key_id} (use KmsKeyId alias/{name})")
+    elif command == "rotate":
+        version, count = rotate_master_key(runtime)
+        print(f"master key version {version} is current; re-wrapped {count} data keys")
+    else:
+        with runtime.store.reader() as reader:
+            for key_id, alias in reader.kms_keys():
+                print(f"{key_id}  alias/{alias}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""What an operation gets to work with: the assembled parts and the request's identity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tumbler.ports.clock import Clock
+from tumbler.ports.keyring import Keyring
+from tumbler.ports.store import Store
+
+Params = dict[str, Any]
+Result = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Services:
+    store: Store
+    keyring: Keyring
+    clock: Clock
+    account_id: str
+
+
+@dataclass(frozen=True)
+class Context:
+    services: Services
+    region: str
+    now: datetime
+    principal: str = "root"
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    @property
+    def keyring(self) -> Keyring:
+        return self.services.keyring
+
+    @property
+    def account_id(self) -> str:
+        return self.services.account_id
+
+
+Operation = Callable[[Context, Params], Result]
+
+
+@dataclass(frozen=True)
+class Registered:
+    func: Operation
+    readonly: bool  # readonly operations run on the event loop; writers in a thread
+
+
+class Registry:
+    """Operations of one service by their model name."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.operations: dict[str, Registered] = {}
+
+    def __call__(self, name: str, *, readonly: bool = False) -> Callable[[Operation], Operation]:
+        def register(func: Operation) -> Operation:
+            self.operations[name] = Registered(func, readonly)
+            return func
+
+        return register

@@ -1,0 +1,153 @@
+"""Helpers every Secrets Manager operation shares: finding secrets, sealing values, rendering."""
+
+from __future__ import annotations
+
+import secrets as random_source
+import string
+from datetime import datetime, time
+from typing import Any
+
+from tumbler.core.errors import InvalidParameter, InvalidRequest, NotFound
+from tumbler.core.secrets import MAX_VALUE_BYTES, Secret, SecretValue
+from tumbler.ops.context import Context, Params, Registry, Result
+from tumbler.ports.store import Reader, StoredValue, UnitOfWork
+
+operation = Registry("secretsmanager")
+
+NOT_FOUND = "Secrets Manager can't find the specified secret."
+MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion."
+ON_REPLICA = (
+    "Operation is not permitted on a replica secret. Call must be made in primary secret's region."
+)
+BOTH_VALUES = "You can't specify both a binary secret value and a string secret value in the same secret."
+SUFFIX_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_arn(ctx: Context, name: str, suffix: str | None = None, region: str | None = None) -> str:
+    suffix = suffix or "".join(random_source.choice(SUFFIX_ALPHABET) for _ in range(6))
+    return f"arn:aws:secretsmanager:{region or ctx.region}:{ctx.account_id}:secret:{name}-{suffix}"
+
+
+def find(reader: Reader, ctx: Context, secret_id: str) -> Secret:
+    secret = reader.find_secret(ctx.region, secret_id)
+    if secret is None:
+        raise NotFound(NOT_FOUND)
+    return secret
+
+
+def lock(uow: UnitOfWork, ctx: Context, secret_id: str) -> Secret:
+    secret = uow.lock_secret(ctx.region, secret_id)
+    if secret is None:
+        raise NotFound(NOT_FOUND)
+    return secret
+
+
+def live(secret: Secret) -> Secret:
+    """The secret, unless it is scheduled for deletion."""
+    if secret.is_deleted:
+        raise InvalidRequest(MARKED_FOR_DELETION)
+    return secret
+
+
+def writable(secret: Secret) -> Secret:
+    """The secret, unless it is deleted or a read-only replica."""
+    live(secret)
+    if secret.is_replica:
+        raise InvalidRequest(ON_REPLICA)
+    return secret
+
+
+def value_from(params: Params) -> SecretValue | None:
+    """The SecretString or SecretBinary of a request, if it has one."""
+    text, binary = params.get("SecretString"), params.get("SecretBinary")
+    if text is not None and binary is not None:
+        raise InvalidParameter(BOTH_VALUES)
+    if text is None and binary is None:
+        return None
+    value = SecretValue(string=text) if text is not None else SecretValue(binary=binary)
+    if value.size() > MAX_VALUE_BYTES:
+        raise InvalidParameter(f"The secret value exceeds the maximum size of {MAX_VALUE_BYTES} bytes.")
+    return value
+
+
+def key_aad(arn: str) -> bytes:
+    return arn.encode()
+
+
+def value_aad(arn: str, version_id: str) -> bytes:
+    return f"{arn}\0{version_id}".encode()
+
+
+def seal(ctx: Context, wrapped_key: bytes, arn: str, version_id: str, value: SecretValue) -> bytes:
+    return ctx.keyring.seal(wrapped_key, key_aad(arn), value, value_aad(arn, version_id))
+
+
+def unseal(ctx: Context, stored: StoredValue) -> SecretValue | None:
+    """The plaintext of a stored version; None for a version created without a value."""
+    if stored.blob is None:
+        return None
+    return ctx.keyring.open(
+        stored.wrapped_key, key_aad(stored.arn), stored.blob, value_aad(stored.arn, stored.version_id)
+    )
+
+
+def value_fields(value: SecretValue) -> Result:
+    if value.binary is not None:
+        return {"SecretBinary": value.binary}
+    return {"SecretString": value.string}
+
+
+def day_of(moment: datetime) -> datetime:
+    """AWS keeps access dates to the day: midnight UTC."""
+    return datetime.combine(moment.date(), time(), tzinfo=moment.tzinfo)
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def replication_status(secret: Secret) -> list[dict[str, Any]]:
+    out = []
+    for r in secret.replicas:
+        item: dict[str, Any] = {"Region": r.region, "Status": r.status, "StatusMessage": r.status_message}
+        item["KmsKeyId"] = r.kms_key_id or "alias/aws/secretsmanager"
+        if r.last_accessed:
+            item["LastAccessedDate"] = r.last_accessed
+        out.append(item)
+    return out
+
+
+def describe(secret: Secret, stages_key: str = "VersionIdsToStages") -> Result:
+    """DescribeSecret's fields (ListSecrets names the version map SecretVersionsToStages)."""
+    out: Result = {"ARN": secret.arn, "Name": secret.name}
+    if secret.description is not None:
+        out["Description"] = secret.description
+    if secret.kms_key_id:
+        out["KmsKeyId"] = secret.kms_key_id
+    rot = secret.rotation
+    if rot.lambda_arn is not None or rot.rules is not None or rot.enabled:
+        out["RotationEnabled"] = rot.enabled
+    if rot.lambda_arn:
+        out["RotationLambdaARN"] = rot.lambda_arn
+    if rot.rules:
+        out["RotationRules"] = rot.rules
+    optional = {
+        "LastRotatedDate": rot.last_rotated,
+        "LastChangedDate": secret.last_changed,
+        "LastAccessedDate": secret.last_accessed,
+        "DeletedDate": secret.deleted_date,
+        "NextRotationDate": rot.next_rotation if rot.enabled else None,
+        "OwningService": secret.owning_service,
+    }
+    out.update({k: v for k, v in optional.items() if v is not None})
+    if secret.tags:
+        out["Tags"] = tag_list(secret.tags)
+    versions = secret.version_stages()
+    if versions or stages_key == "VersionIdsToStages":
+        out[stages_key] = versions
+    out["CreatedDate"] = secret.created
+    if secret.primary_region:
+        out["PrimaryRegion"] = secret.primary_region
+    if secret.replicas:
+        out["ReplicationStatus"] = replication_status(secret)
+    return out

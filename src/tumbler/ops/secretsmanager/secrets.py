@@ -1,0 +1,155 @@
+"""The secret's lifecycle: create, describe, update, delete, restore."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+from tumbler.core.errors import AlreadyExists, InvalidParameter, InvalidRequest
+from tumbler.core.secrets import AWSCURRENT, Secret
+from tumbler.ops.context import Context, Params, Result
+from tumbler.ops.secretsmanager import common
+from tumbler.ops.secretsmanager.common import operation
+from tumbler.ops.secretsmanager.replication import add_replicas
+from tumbler.ops.secretsmanager.tags import check_tags
+from tumbler.ops.secretsmanager.versions import write_version
+from tumbler.ports.store import UnitOfWork
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9/_+=.@-]+")
+INVALID_NAME = (
+    "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!"
+)
+DEFAULT_RECOVERY_DAYS = 30
+
+
+@operation("CreateSecret")
+def create_secret(ctx: Context, params: Params) -> Result:
+    name = params["Name"]
+    if not NAME_PATTERN.fullmatch(name):
+        raise InvalidParameter(INVALID_NAME)
+    value = common.value_from(params)
+    token = params.get("ClientRequestToken") or str(uuid.uuid4())
+    tags = {t["Key"]: t.get("Value", "") for t in params.get("Tags", [])}
+    check_tags(tags)
+    kms_key_id = params.get("KmsKeyId") or None
+    key_id = ctx.keyring.resolve_key(kms_key_id)
+    with ctx.store.transaction() as uow:
+        existing = uow.lock_secret(ctx.region, name)
+        if existing is not None:
+            return _existing(ctx, existing, token, value)
+        secret = Secret(
+            arn=common.new_arn(ctx, name), name=name, region=ctx.region, created=ctx.now, last_changed=ctx.now,
+            description=params.get("Description"), kms_key_id=kms_key_id, tags=tags,
+        )
+        uow.insert_secret(secret, ctx.keyring.new_data_key(key_id, common.key_aad(secret.arn)))
+        out: Result = {"ARN": secret.arn, "Name": name}
+        if value is not None:
+            out["VersionId"] = write_version(uow, ctx, secret, token, value, [AWSCURRENT]).version_id
+        if params.get("AddReplicaRegions"):
+            out["ReplicationStatus"] = add_replicas(
+                uow, ctx, secret, params["AddReplicaRegions"], bool(params.get("ForceOverwriteReplicaSecret"))
+            )
+        return out
+
+
+def _existing(ctx: Context, secret: Secret, token: str, value: object) -> Result:
+    """A retried CreateSecret (same token, same value) succeeds; anything else is a conflict."""
+    if secret.is_deleted:
+        raise InvalidRequest(
+            "You can't create this secret because a secret with this name is already scheduled for deletion."
+        )
+    if value is not None and token in secret.versions:
+        with ctx.store.reader() as reader:
+            stored = reader.value(secret.arn, token)
+        if stored is not None and common.unseal(ctx, stored) == value:
+            return {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
+    raise AlreadyExists(f"The operation failed because the secret {secret.name} already exists.")
+
+
+@operation("DescribeSecret", readonly=True)
+def describe_secret(ctx: Context, params: Params) -> Result:
+    with ctx.store.reader() as reader:
+        return common.describe(common.find(reader, ctx, params["SecretId"]))
+
+
+@operation("UpdateSecret")
+def update_secret(ctx: Context, params: Params) -> Result:
+    value = common.value_from(params)
+    kms_key_id = params.get("KmsKeyId")
+    if kms_key_id is not None:
+        ctx.keyring.resolve_key(kms_key_id or None)
+    with ctx.store.transaction() as uow:
+        secret = common.writable(common.lock(uow, ctx, params["SecretId"]))
+        if "Description" in params:
+            secret.description = params["Description"]
+        if kms_key_id is not None and (kms_key_id or None) != secret.kms_key_id:
+            _rekey(uow, ctx, secret, kms_key_id or None)
+        secret.last_changed = ctx.now
+        uow.update_secret(secret)
+        out: Result = {"ARN": secret.arn, "Name": secret.name}
+        if value is not None:
+            token = params.get("ClientRequestToken") or str(uuid.uuid4())
+            out["VersionId"] = write_version(uow, ctx, secret, token, value, [AWSCURRENT]).version_id
+        return out
+
+
+def _rekey(uow: UnitOfWork, ctx: Context, secret: Secret, kms_key_id: str | None) -> None:
+    """Move every version under a new data key wrapped by the newly chosen KMS key."""
+    new_key = ctx.keyring.new_data_key(ctx.keyring.resolve_key(kms_key_id), common.key_aad(secret.arn))
+    for version_id, info in secret.versions.items():
+        stored = uow.value(secret.arn, version_id)
+        plain = common.unseal(ctx, stored) if stored else None
+        blob = common.seal(ctx, new_key, secret.arn, version_id, plain) if plain is not None else None
+        uow.put_version(secret.arn, info, blob)
+    uow.set_wrapped_key(secret.arn, new_key)
+    secret.kms_key_id = kms_key_id
+
+
+@operation("DeleteSecret")
+def delete_secret(ctx: Context, params: Params) -> Result:
+    force = bool(params.get("ForceDeleteWithoutRecovery"))
+    days = params.get("RecoveryWindowInDays")
+    if force and days is not None:
+        raise InvalidParameter(
+            "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays."
+        )
+    if days is not None and not 7 <= days <= 30:
+        raise InvalidParameter("The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).")
+    with ctx.store.transaction() as uow:
+        secret = uow.lock_secret(ctx.region, params["SecretId"])
+        if secret is None and force:  # AWS: forcing the delete of a missing secret is not an error
+            return {"Name": params["SecretId"], "DeletionDate": ctx.now}
+        secret = common.lock(uow, ctx, params["SecretId"])
+        _check_deletable(secret)
+        if force:
+            uow.delete_secret(secret.arn)
+            return {"ARN": secret.arn, "Name": secret.name, "DeletionDate": ctx.now}
+        if secret.is_deleted:
+            raise InvalidRequest(common.MARKED_FOR_DELETION)
+        secret.deleted_date = ctx.now
+        secret.deletion_date = ctx.now + timedelta(days=days or DEFAULT_RECOVERY_DAYS)
+        uow.update_secret(secret)
+        return {"ARN": secret.arn, "Name": secret.name, "DeletionDate": secret.deletion_date}
+
+
+def _check_deletable(secret: Secret) -> None:
+    if secret.is_replica:
+        raise InvalidRequest(common.ON_REPLICA)
+    if secret.replicas:
+        raise InvalidRequest(
+            f"You can't delete secret {secret.name} that still has replica regions "
+            "[" + ", ".join(r.region for r in secret.replicas) + "]"
+        )
+
+
+@operation("RestoreSecret")
+def restore_secret(ctx: Context, params: Params) -> Result:
+    with ctx.store.transaction() as uow:
+        secret = common.lock(uow, ctx, params["SecretId"])
+        if secret.is_replica:
+            raise InvalidRequest(common.ON_REPLICA)
+        if secret.is_deleted:
+            secret.deleted_date = secret.deletion_date = None
+            uow.update_secret(secret)
+        return {"ARN": secret.arn, "Name": secret.name}

@@ -1,0 +1,38 @@
+"""Server settings: command-line flags over environment variables over defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PORT = 4590
+DEFAULT_DATA_DIR = Path(".tumbler")
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = DEFAULT_DATA_DIR
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    dev: bool = False
+    access_log: bool = False
+
+    @property
+    def endpoint(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104 - not a bind
+        return f"http://{host}:{self.port}"
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "tumbler.db"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.data_dir / "credentials"
+
+
+def data_dir_from(flag: str | None) -> Path:
+    return Path(flag or os.environ.get("TUMBLER_DATA_DIR") or DEFAULT_DATA_DIR)

@@ -1,0 +1,93 @@
+"""Access keys: the admin key written on first start, and the lookup SigV4 verification uses.
+
+A secret access key must be recoverable (SigV4 is an HMAC), so it is sealed under its own
+data key like a secret value; the database never holds it in plain text.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import secrets
+import string
+import threading
+from pathlib import Path
+
+from tumbler.core.secrets import SecretValue
+from tumbler.ports.keyring import Keyring
+from tumbler.ports.store import AccessKey, Store
+
+DEFAULT_KEY = "aws/secretsmanager"
+PROFILE = "tumbler"
+
+
+def _aad(access_key_id: str) -> bytes:
+    return f"access-key:{access_key_id}".encode()
+
+
+def new_access_key(store: Store, keyring: Keyring, principal: str) -> tuple[str, str]:
+    key_id = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(16))
+    secret = secrets.token_urlsafe(30)[:40]
+    wrapped = keyring.new_data_key(DEFAULT_KEY, _aad(key_id))
+    sealed = keyring.seal(wrapped, _aad(key_id), SecretValue(string=secret), _aad(key_id))
+    with store.transaction() as uow:
+        uow.put_access_key(AccessKey(key_id, principal, wrapped, sealed))
+    return key_id, secret
+
+
+def read_credentials(path: Path) -> tuple[str, str] | None:
+    parser = configparser.ConfigParser()
+    if not parser.read(path) or PROFILE not in parser:
+        return None
+    section = parser[PROFILE]
+    return section["aws_access_key_id"], section["aws_secret_access_key"]
+
+
+def write_credentials(path: Path, key_id: str, secret: str) -> None:
+    text = f"[{PROFILE}]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(path, 0o600)
+
+
+def ensure_admin_key(store: Store, keyring: Keyring, path: Path) -> tuple[str, str, bool]:
+    """The admin key of this data directory, created on first start; the bool says if it was new."""
+    existing = read_credentials(path)
+    if existing is not None:
+        return existing[0], existing[1], False
+    key_id, secret = new_access_key(store, keyring, "admin")
+    write_credentials(path, key_id, secret)
+    return key_id, secret, True
+
+
+class CredentialLookup:
+    """access key id -> secret access key, cached: SigV4 needs it on every request."""
+
+    def __init__(self, store: Store, keyring: Keyring, max_entries: int = 4096) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._max = max_entries
+        self._cache: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, access_key_id: str) -> str | None:
+        try:
+            return self._cache[access_key_id]
+        except KeyError:
+            pass
+        secret = self._load(access_key_id)
+        with self._lock:
+            if len(self._cache) >= self._max:
+                self._cache.clear()
+            if secret is not None:  # unknown ids are not cached, so a flood of them can't evict real ones
+                self._cache[access_key_id] = secret
+        return secret
+
+    def _load(self, access_key_id: str) -> str | None:
+        with self._store.reader() as reader:
+            key = reader.access_key(access_key_id)
+        if key is None:
+            return None
+        aad = _aad(access_key_id)
+        return self._keyring.open(key.wrapped_key, aad, key.sealed_secret, aad).string

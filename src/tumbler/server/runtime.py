@@ -1,0 +1,72 @@
+"""Assembling the concrete parts into a running server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+
+from tumbler.adapters.clock import SystemClock
+from tumbler.adapters.crypto.keyring import AesGcmKeyring
+from tumbler.adapters.crypto.masterkey import load_master_key
+from tumbler.adapters.store.sqlite import SqliteStore
+from tumbler.ops.context import Services
+from tumbler.server import credentials
+from tumbler.server.app import App
+from tumbler.server.config import Config
+from tumbler.wire.sigv4 import Verifier
+
+log = logging.getLogger("tumbler.server")
+PURGE_INTERVAL = 60.0
+
+
+@dataclass
+class Runtime:
+    config: Config
+    services: Services
+    store: SqliteStore
+    keyring: AesGcmKeyring
+
+
+def open_runtime(config: Config) -> Runtime:
+    """Open (creating on first use) the data directory's store, master key and keyring."""
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = SqliteStore(config.database)
+    master = load_master_key(config.data_dir, os.environ)
+
+    def key_names() -> list[tuple[str, str]]:
+        with store.reader() as reader:
+            return reader.kms_keys()
+
+    keyring = AesGcmKeyring(master, key_names=key_names)
+    services = Services(store=store, keyring=keyring, clock=SystemClock(), account_id=config.account_id)
+    return Runtime(config, services, store, keyring)
+
+
+def build_app(runtime: Runtime) -> App:
+    lookup = credentials.CredentialLookup(runtime.store, runtime.keyring)
+    app = App(runtime.services, Verifier(lookup, dev=runtime.config.dev), access_log=runtime.config.access_log)
+    app.background.append(lambda: _purge_loop(runtime))
+    return app
+
+
+def purge_due(runtime: Runtime) -> int:
+    """Remove secrets whose recovery window has ended."""
+    now = runtime.services.clock.now()
+    with runtime.store.transaction() as uow:
+        due = uow.due_deletions(now)
+        for arn in due:
+            uow.delete_secret(arn)
+    return len(due)
+
+
+async def _purge_loop(runtime: Runtime) -> None:
+    while True:
+        try:
+            purged = await asyncio.to_thread(purge_due, runtime)
+            if purged:
+                log.info("purged %d secrets whose recovery window ended", purged)
+        except Exception:
+            log.exception("purging deleted secrets failed; will retry")
+        await asyncio.sleep(PURGE_INTERVAL)
