@@ -13,7 +13,7 @@ class Keyring(Protocol):
     def resolve_key(self, kms_key_id: str | None) -> str:
         """The canonical id of the named key ('aws/secretsmanager' for the default).
 
-        Raises ``tumbler.core.errors.EncryptionFailure`` for a key that does not exist.
+        Raises ``tumbler.core.errors.InvalidParameter`` for a key that does not exist, as AWS does.
         """
         ...
 
@@ -29,6 +29,7 @@ class Keyring(Protocol):
         """Decrypt a sealed value; raises ``DecryptionFailure`` if it was tampered with or moved."""
         ...
 
-    def rewrap(self, wrapped_key: bytes, aad: bytes) -> bytes | None:
-        """``wrapped_key`` under the newest master key version, or None if it already is."""
+    def rewrap(self, wrapped_key: bytes, aad: bytes, *, key_id: str | None = None) -> bytes | None:
+        """``wrapped_key`` under the newest master version (and ``key_id`` if given), or None if
+        it already is. The data key inside is unchanged, so sealed values still open."""
         ...

@@ -21,15 +21,15 @@ DEFAULT_KEY = "aws/secretsmanager"
 PROFILE = "tumbler"
 
 
-def _aad(access_key_id: str) -> bytes:
+def access_key_aad(access_key_id: str) -> bytes:
     return f"access-key:{access_key_id}".encode()
 
 
 def new_access_key(store: Store, keyring: Keyring, principal: str) -> tuple[str, str]:
     key_id = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(16))
     secret = secrets.token_urlsafe(30)[:40]
-    wrapped = keyring.new_data_key(DEFAULT_KEY, _aad(key_id))
-    sealed = keyring.seal(wrapped, _aad(key_id), SecretValue(string=secret), _aad(key_id))
+    wrapped = keyring.new_data_key(DEFAULT_KEY, access_key_aad(key_id))
+    sealed = keyring.seal(wrapped, access_key_aad(key_id), SecretValue(string=secret), access_key_aad(key_id))
     with store.transaction() as uow:
         uow.put_access_key(AccessKey(key_id, principal, wrapped, sealed))
     return key_id, secret
@@ -89,5 +89,5 @@ class CredentialLookup:
             key = reader.access_key(access_key_id)
         if key is None:
             return None
-        aad = _aad(access_key_id)
+        aad = access_key_aad(access_key_id)
         return self._keyring.open(key.wrapped_key, aad, key.sealed_secret, aad).string

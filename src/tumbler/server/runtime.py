@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 
 from tumbler.adapters.clock import SystemClock
-from tumbler.adapters.crypto.keyring import AesGcmKeyring
+from tumbler.adapters.crypto.keyring import Keyring
 from tumbler.adapters.crypto.masterkey import load_master_key
 from tumbler.adapters.store.sqlite import SqliteStore
 from tumbler.ops.context import Services
@@ -26,7 +26,7 @@ class Runtime:
     config: Config
     services: Services
     store: SqliteStore
-    keyring: AesGcmKeyring
+    keyring: Keyring
 
 
 def open_runtime(config: Config) -> Runtime:
@@ -39,7 +39,7 @@ def open_runtime(config: Config) -> Runtime:
         with store.reader() as reader:
             return reader.kms_keys()
 
-    keyring = AesGcmKeyring(master, key_names=key_names)
+    keyring = Keyring(master, key_names, reload=lambda: load_master_key(config.data_dir, os.environ))
     services = Services(store=store, keyring=keyring, clock=SystemClock(), account_id=config.account_id)
     return Runtime(config, services, store, keyring)
 

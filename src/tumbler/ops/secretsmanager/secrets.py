@@ -95,14 +95,11 @@ def update_secret(ctx: Context, params: Params) -> Result:
 
 
 def _rekey(uow: UnitOfWork, ctx: Context, secret: Secret, kms_key_id: str | None) -> None:
-    """Move every version under a new data key wrapped by the newly chosen KMS key."""
-    new_key = ctx.keyring.new_data_key(ctx.keyring.resolve_key(kms_key_id), common.key_aad(secret.arn))
-    for version_id, info in secret.versions.items():
-        stored = uow.value(secret.arn, version_id)
-        plain = common.unseal(ctx, stored) if stored else None
-        blob = common.seal(ctx, new_key, secret.arn, version_id, plain) if plain is not None else None
-        uow.put_version(secret.arn, info, blob)
-    uow.set_wrapped_key(secret.arn, new_key)
+    """Put the secret's data key under the newly chosen KMS key: every version follows it."""
+    aad = common.key_aad(secret.arn)
+    rewrapped = ctx.keyring.rewrap(uow.wrapped_key(secret.arn), aad, key_id=ctx.keyring.resolve_key(kms_key_id))
+    if rewrapped is not None:
+        uow.set_wrapped_key(secret.arn, rewrapped)
     secret.kms_key_id = kms_key_id
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tumbler.core import listing
-from tumbler.core.secrets import move_stage
+from tumbler.core.secrets import VersionInfo, move_stage
 from tumbler.ops.context import Context, Params, Result
 from tumbler.ops.secretsmanager import common
 from tumbler.ops.secretsmanager.common import operation
@@ -34,18 +32,20 @@ def list_secret_version_ids(ctx: Context, params: Params) -> Result:
     if not params.get("IncludeDeprecated"):
         versions = [v for v in versions if v.version_id in labelled]
     page, token = listing.page(versions, params.get("MaxResults"), params.get("NextToken"))
-    out: Result = {"Versions": [_entry(v.version_id, labelled, v) for v in page], "ARN": secret.arn, "Name": secret.name}
+    key = secret.kms_key_id or "DefaultEncryptionKey"
+    out: Result = {"Versions": [_entry(v, labelled, key) for v in page], "ARN": secret.arn, "Name": secret.name}
     if token:
         out["NextToken"] = token
     return out
 
 
-def _entry(version_id: str, labelled: dict[str, list[str]], version: Any) -> Result:
+def _entry(version: VersionInfo, labelled: dict[str, list[str]], kms_key: str) -> Result:
+    version_id = version.version_id
     entry: Result = {"VersionId": version_id}
     if version_id in labelled:
         entry["VersionStages"] = labelled[version_id]
     if version.last_accessed:
         entry["LastAccessedDate"] = version.last_accessed
     entry["CreatedDate"] = version.created
-    entry["KmsKeyIds"] = ["DefaultEncryptionKey"]
+    entry["KmsKeyIds"] = [kms_key]
     return entry
