@@ -44,7 +44,16 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115 - lives with the process
-        cmd = [sys.executable, "-m", "tumbler.cli", "server", "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "tumbler.cli",
+            "server",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+        ]
         self.process = subprocess.Popen(
             cmd + self.extra_args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
         )
@@ -53,7 +62,7 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}; see {log.name}")
             try:
-                with urllib.request.urlopen(f"{self.endpoint}/_tumbler/health", timeout=1):  # noqa: S310
+                with urllib.request.urlopen(f"{self.endpoint}/_tumbler/health", timeout=1):
                     return self
             except OSError:
                 time.sleep(0.05)
@@ -73,16 +82,25 @@ class LiveServer:
     def client(self, service: str = "secretsmanager", region: str = "us-east-1", **kw: Any) -> Any:
         key_id, secret = kw.pop("keys", self.keys)
         return boto3.client(
-            service, endpoint_url=self.endpoint, region_name=region, aws_access_key_id=key_id,
-            aws_secret_access_key=secret, config=BotoConfig(retries={"max_attempts": 1}), **kw,
+            service,
+            endpoint_url=self.endpoint,
+            region_name=region,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            config=BotoConfig(retries={"max_attempts": 1}),
+            **kw,
         )
 
     def cli_env(self, region: str = "us-east-1") -> dict[str, str]:
         key_id, secret = self.keys
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(
-            AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID=key_id, AWS_SECRET_ACCESS_KEY=secret,
-            AWS_DEFAULT_REGION=region, AWS_MAX_ATTEMPTS="1", AWS_CONFIG_FILE="/dev/null",
+            AWS_ENDPOINT_URL=self.endpoint,
+            AWS_ACCESS_KEY_ID=key_id,
+            AWS_SECRET_ACCESS_KEY=secret,
+            AWS_DEFAULT_REGION=region,
+            AWS_MAX_ATTEMPTS="1",
+            AWS_CONFIG_FILE="/dev/null",
             AWS_SHARED_CREDENTIALS_FILE="/dev/null",
         )
         return env

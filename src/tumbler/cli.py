@@ -58,8 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = data_dir_from(args.data_dir)
     if args.command == "server":
         config = Config(
-            data_dir=data_dir, host=args.host, port=args.port, region=args.region,
-            account_id=args.account_id, dev=args.dev, access_log=args.access_log,
+            data_dir=data_dir,
+            host=args.host,
+            port=args.port,
+            region=args.region,
+            account_id=args.account_id,
+            dev=args.dev,
+            access_log=args.access_log,
         )
         return serve(config)
     if args.command == "env":
@@ -78,12 +83,18 @@ def serve(config: Config) -> int:
     (config.data_dir / "endpoint").write_text(f"{config.endpoint}\n{config.region}\n")
     verb = "created" if created else "using"
     print(f"tumbler: {verb} admin access key {key_id} in {config.credentials_file} (profile 'tumbler')")
-    print(f"tumbler: listening on {config.endpoint}  (eval \"$(tumbler env --data-dir {config.data_dir})\")")
+    print(f'tumbler: listening on {config.endpoint}  (eval "$(tumbler env --data-dir {config.data_dir})")')
     if config.dev:
         print(INSECURE_BANNER, file=sys.stderr)
     uvicorn.run(
-        build_app(runtime), host=config.host, port=config.port, loop="uvloop", http="httptools",
-        lifespan="on", access_log=False, log_level="warning",
+        build_app(runtime),
+        host=config.host,
+        port=config.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
     )
     return 0
 
@@ -112,8 +123,8 @@ def print_env(data_dir: Path) -> int:
 
 
 def keys_command(command: str, data_dir: Path, name: str | None) -> int:
-    from tumbler.server.runtime import open_runtime
     from tumbler.server.keys import create_key, rotate_master_key
+    from tumbler.server.runtime import open_runtime
 
     runtime = open_runtime(Config(data_dir=data_dir))
     if command == "create":

@@ -123,9 +123,7 @@ def attach_new_version(secret: Secret, version: VersionInfo, labels: list[str]) 
     return stages
 
 
-def move_stage(
-    secret: Secret, label: str, move_to: str | None, remove_from: str | None
-) -> dict[str, str]:
+def move_stage(secret: Secret, label: str, move_to: str | None, remove_from: str | None) -> dict[str, str]:
     """The labels after UpdateSecretVersionStage."""
     for vid in (move_to, remove_from):
         if vid is not None and vid not in secret.versions:
@@ -133,9 +131,7 @@ def move_stage(
     stages = dict(secret.stages)
     holder = stages.get(label)
     if remove_from is not None and holder != remove_from:
-        raise InvalidParameter(
-            f"The staging label {label} is currently not attached to version {remove_from}."
-        )
+        raise InvalidParameter(f"The staging label {label} is currently not attached to version {remove_from}.")
     if move_to is not None and holder is not None and holder != move_to and remove_from is None:
         raise InvalidParameter(
             f"The parameter RemoveFromVersionId can't be empty. Staging label {label} is currently "

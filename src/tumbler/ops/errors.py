@@ -20,8 +20,11 @@ SECRETSMANAGER: dict[type[core.DomainError], str] = {
 
 def to_wire(service: str, err: core.DomainError) -> wire.WireError:
     for kind in type(err).__mro__:
-        code = SECRETSMANAGER.get(kind)  # type: ignore[call-overload]
+        code = SECRETSMANAGER.get(kind)
         if code is not None:
             return wire.error(service, code, err.message)
-    return wire.error(service, "InternalServiceError" if service == "secretsmanager" else "ServiceException",
-                      "An error occurred on the server side.")
+    return wire.error(
+        service,
+        "InternalServiceError" if service == "secretsmanager" else "ServiceException",
+        "An error occurred on the server side.",
+    )

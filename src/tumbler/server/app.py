@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -41,7 +41,7 @@ class App:
         self.verifier = verifier
         self.access_log = access_log
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tumbler-op")
-        self.background: list[Callable[[], Awaitable[None]]] = []
+        self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -77,19 +77,28 @@ class App:
             status, headers, payload = serialize.error_response(err)
         except Exception:
             log.exception("internal error in %s (request %s)", operation, request_id)
-            err = errors.error("secretsmanager", "InternalServiceError", "An error occurred on the server side.")
-            status, headers, payload = serialize.error_response(err)
-        headers = [*headers, (b"x-amzn-requestid", request_id.encode()), (b"content-length", str(len(payload)).encode())]
+            internal = errors.error("secretsmanager", "InternalServiceError", "An error occurred on the server side.")
+            status, headers, payload = serialize.error_response(internal)
+        headers = [
+            *headers,
+            (b"x-amzn-requestid", request_id.encode()),
+            (b"content-length", str(len(payload)).encode()),
+        ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
         if self.access_log:
             log.info("%s %s %d %.1fms", request_id, operation, status, (time.perf_counter() - started) * 1000)
 
-    async def _secretsmanager(self, scope: Scope, body: bytes) -> tuple[str, tuple[int, list[tuple[bytes, bytes]], bytes]]:
+    async def _secretsmanager(
+        self, scope: Scope, body: bytes
+    ) -> tuple[str, tuple[int, list[tuple[bytes, bytes]], bytes]]:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         caller = self.verifier.verify(
-            scope["method"], scope.get("raw_path", b"/").decode("latin-1"), scope["query_string"].decode("latin-1"),
-            headers, body,
+            scope["method"],
+            scope.get("raw_path", b"/").decode("latin-1"),
+            scope["query_string"].decode("latin-1"),
+            headers,
+            body,
         )
         if scope["method"] != "POST":
             raise errors.error("secretsmanager", "UnknownOperationException", "Unknown operation.")

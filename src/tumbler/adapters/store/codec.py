@@ -60,8 +60,8 @@ def secret_from_row(row: Sequence[Any], versions: Sequence[Any], stages: Sequenc
         arn=row[0],
         region=row[1],
         name=row[2],
-        created=_req(row[5]),
-        last_changed=_req(d["last_changed"]),
+        created=dt_required(row[5]),
+        last_changed=dt_required(d["last_changed"]),
         description=d["description"],
         kms_key_id=d["kms_key_id"],
         last_accessed=dt(row[6]),
@@ -79,10 +79,10 @@ def secret_from_row(row: Sequence[Any], versions: Sequence[Any], stages: Sequenc
         primary_region=d["primary_region"],
         replicas=[Replica(**{**r, "last_accessed": dt(r["last_accessed"])}) for r in d["replicas"]],
         owning_service=d["owning_service"],
-        versions={v[0]: VersionInfo(v[0], _req(v[1]), dt(v[2])) for v in versions},
+        versions={v[0]: VersionInfo(v[0], dt_required(v[1]), dt(v[2])) for v in versions},
         stages={s[0]: s[1] for s in stages},
     )
 
 
-def _req(value: float) -> datetime:
+def dt_required(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)

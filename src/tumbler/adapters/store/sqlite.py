@@ -82,9 +82,7 @@ class _Session:
             row = self.conn.execute(q + "arn = ? AND region = ?", (secret_id, region)).fetchone()
             if row is None:  # a partial ARN: everything but the '-XXXXXX' suffix
                 pattern = secret_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-______"
-                row = self.conn.execute(
-                    q + "arn LIKE ? ESCAPE '\\' AND region = ?", (pattern, region)
-                ).fetchone()
+                row = self.conn.execute(q + "arn LIKE ? ESCAPE '\\' AND region = ?", (pattern, region)).fetchone()
             return row
         return self.conn.execute(q + "region = ? AND name = ?", (region, secret_id)).fetchone()
 
@@ -148,9 +146,16 @@ class _Session:
             "INSERT INTO secrets (arn, region, name, source_arn, doc, created, last_accessed, deletion_date, "
             "next_rotation, wrapped_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                secret.arn, secret.region, secret.name, source, codec.doc(secret), codec.ts(secret.created),
-                codec.ts(secret.last_accessed), codec.ts(secret.deletion_date),
-                codec.ts(secret.rotation.next_rotation), wrapped_key,
+                secret.arn,
+                secret.region,
+                secret.name,
+                source,
+                codec.doc(secret),
+                codec.ts(secret.created),
+                codec.ts(secret.last_accessed),
+                codec.ts(secret.deletion_date),
+                codec.ts(secret.rotation.next_rotation),
+                wrapped_key,
             ),
         )
 
@@ -158,8 +163,11 @@ class _Session:
         self.conn.execute(
             "UPDATE secrets SET doc = ?, deletion_date = ?, next_rotation = ?, last_accessed = ? WHERE arn = ?",
             (
-                codec.doc(secret), codec.ts(secret.deletion_date), codec.ts(secret.rotation.next_rotation),
-                codec.ts(secret.last_accessed), secret.arn,
+                codec.doc(secret),
+                codec.ts(secret.deletion_date),
+                codec.ts(secret.rotation.next_rotation),
+                codec.ts(secret.last_accessed),
+                secret.arn,
             ),
         )
 
@@ -175,9 +183,7 @@ class _Session:
         )
 
     def delete_versions(self, arn: str, version_ids: list[str]) -> None:
-        self.conn.executemany(
-            "DELETE FROM versions WHERE arn = ? AND version_id = ?", [(arn, v) for v in version_ids]
-        )
+        self.conn.executemany("DELETE FROM versions WHERE arn = ? AND version_id = ?", [(arn, v) for v in version_ids])
 
     def set_stages(self, arn: str, stages: dict[str, str]) -> None:
         self.conn.execute("DELETE FROM stages WHERE arn = ?", (arn,))
@@ -220,7 +226,7 @@ def _stored(row: Any) -> StoredValue | None:
     if row is None:
         return None
     blob = bytes(row[3]) if row[3] is not None else None
-    return StoredValue(row[0], row[1], bytes(row[2]), blob, codec.dt(row[4]))
+    return StoredValue(row[0], row[1], bytes(row[2]), blob, codec.dt_required(row[4]))
 
 
 class SqliteStore:

@@ -7,6 +7,7 @@ import string
 from datetime import datetime, time
 from typing import Any
 
+from tumbler.core import listing
 from tumbler.core.errors import InvalidParameter, InvalidRequest, NotFound
 from tumbler.core.secrets import MAX_VALUE_BYTES, Secret, SecretValue
 from tumbler.ops.context import Context, Params, Registry, Result
@@ -16,9 +17,7 @@ operation = Registry("secretsmanager")
 
 NOT_FOUND = "Secrets Manager can't find the specified secret."
 MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion."
-ON_REPLICA = (
-    "Operation is not permitted on a replica secret. Call must be made in primary secret's region."
-)
+ON_REPLICA = "Operation is not permitted on a replica secret. Call must be made in primary secret's region."
 BOTH_VALUES = "You can't specify both a binary secret value and a string secret value in the same secret."
 SUFFIX_ALPHABET = string.ascii_letters + string.digits
 
@@ -68,6 +67,11 @@ def value_from(params: Params) -> SecretValue | None:
     if value.size() > MAX_VALUE_BYTES:
         raise InvalidParameter(f"The secret value exceeds the maximum size of {MAX_VALUE_BYTES} bytes.")
     return value
+
+
+def filters_from(raw: list[dict[str, Any]] | None) -> list[listing.Filter]:
+    """The request's Filters member as core filters."""
+    return [listing.make_filter(f.get("Key"), f.get("Values")) for f in raw or []]
 
 
 def key_aad(arn: str) -> bytes:

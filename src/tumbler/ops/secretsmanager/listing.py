@@ -10,11 +10,12 @@ from tumbler.ops.secretsmanager.common import operation
 
 @operation("ListSecrets", readonly=True)
 def list_secrets(ctx: Context, params: Params) -> Result:
-    filters = listing.parse_filters(params.get("Filters") or [])
+    filters = common.filters_from(params.get("Filters"))
     include_deleted = bool(params.get("IncludePlannedDeletion"))
     with ctx.store.reader() as reader:
         found = [
-            s for s in reader.list_secrets(ctx.region)
+            s
+            for s in reader.list_secrets(ctx.region)
             if (include_deleted or not s.is_deleted) and listing.matches(s, filters)
         ]
     ordered = listing.sort_secrets(found, params.get("SortBy"), params.get("SortOrder"))

@@ -47,9 +47,18 @@ def _place(uow: UnitOfWork, ctx: Context, secret: Secret, region: str, kms_key_i
     if taken is not None:
         uow.delete_secret(taken.arn)
     replica = dataclasses.replace(
-        secret, arn=replica_arn(secret.arn, region), region=region, created=ctx.now, last_changed=ctx.now,
-        kms_key_id=kms_key_id, primary_region=secret.region, replicas=[], policy=None, last_accessed=None,
-        versions={}, stages={},
+        secret,
+        arn=replica_arn(secret.arn, region),
+        region=region,
+        created=ctx.now,
+        last_changed=ctx.now,
+        kms_key_id=kms_key_id,
+        primary_region=secret.region,
+        replicas=[],
+        policy=None,
+        last_accessed=None,
+        versions={},
+        stages={},
     )
     uow.insert_secret(replica, b"")  # a replica opens values with its primary's data key
     return Replica(region, kms_key_id)

@@ -39,8 +39,14 @@ def create_secret(ctx: Context, params: Params) -> Result:
         if existing is not None:
             return _existing(ctx, existing, token, value)
         secret = Secret(
-            arn=common.new_arn(ctx, name), name=name, region=ctx.region, created=ctx.now, last_changed=ctx.now,
-            description=params.get("Description"), kms_key_id=kms_key_id, tags=tags,
+            arn=common.new_arn(ctx, name),
+            name=name,
+            region=ctx.region,
+            created=ctx.now,
+            last_changed=ctx.now,
+            description=params.get("Description"),
+            kms_key_id=kms_key_id,
+            tags=tags,
         )
         uow.insert_secret(secret, ctx.keyring.new_data_key(key_id, common.key_aad(secret.arn)))
         out: Result = {"ARN": secret.arn, "Name": name}
@@ -108,9 +114,7 @@ def delete_secret(ctx: Context, params: Params) -> Result:
     force = bool(params.get("ForceDeleteWithoutRecovery"))
     days = params.get("RecoveryWindowInDays")
     if force and days is not None:
-        raise InvalidParameter(
-            "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays."
-        )
+        raise InvalidParameter("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.")
     if days is not None and not 7 <= days <= 30:
         raise InvalidParameter("The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).")
     with ctx.store.transaction() as uow:

@@ -31,9 +31,7 @@ def _read(ctx: Context, reader: Reader, secret: Secret, version_id: str | None, 
             raise NotFound(f"Secrets Manager can't find the specified secret value for staging label: {stage}")
     value = common.unseal(ctx, stored)
     if value is None:  # a rotation has reserved this version but not filled it yet
-        raise NotFound(
-            f"Secrets Manager can't find the specified secret value for VersionId: {stored.version_id}"
-        )
+        raise NotFound(f"Secrets Manager can't find the specified secret value for VersionId: {stored.version_id}")
     _touch(ctx, secret, stored.version_id)
     return {
         "ARN": secret.arn,
@@ -66,7 +64,9 @@ def batch_get_secret_value(ctx: Context, params: Params) -> Result:
     if (ids is None) == (filters is None):
         raise InvalidParameter("Either 'SecretIdList' or 'Filters' must be provided, but not both.")
     if ids is not None and params.get("MaxResults") is not None:
-        raise InvalidParameter("'Filters' not specified. 'Filters' must also be specified when 'MaxResults' is provided.")
+        raise InvalidParameter(
+            "'Filters' not specified. 'Filters' must also be specified when 'MaxResults' is provided."
+        )
     values: list[Result] = []
     errors: list[dict[str, Any]] = []
     with ctx.store.reader() as reader:
@@ -74,7 +74,7 @@ def batch_get_secret_value(ctx: Context, params: Params) -> Result:
             targets: list[tuple[str, Secret | None]] = [(i, reader.find_secret(ctx.region, i)) for i in ids]
             next_token = None
         else:
-            wanted = listing.parse_filters(filters)
+            wanted = common.filters_from(filters)
             matching = [s for s in reader.list_secrets(ctx.region) if not s.is_deleted and listing.matches(s, wanted)]
             page, next_token = listing.page(
                 listing.sort_secrets(matching, None, None), params.get("MaxResults"), params.get("NextToken"), 20
