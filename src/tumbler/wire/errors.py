@@ -7,7 +7,7 @@ service model declares take their status from the model (its ``error`` trait, 50
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from tumbler.wire import spec
@@ -43,12 +43,12 @@ class WireError(Exception):
         self.fields = fields
 
 
-@lru_cache(maxsize=None)
+@cache
 def _model_status(service: str, code: str) -> int | None:
     model = spec.load(service)
     try:
         shape = model.shape_for(code)
-    except Exception:  # noqa: BLE001 - botocore raises NoShapeFoundError, a plain lookup miss
+    except Exception:
         return None
     if not shape.metadata.get("exception"):
         return None

@@ -7,7 +7,7 @@ additions, if any, live in ``wire/patches/<service>.json`` and are merged over t
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ def _merge(base: dict[str, Any], patch: dict[str, Any]) -> None:
             base[key] = value
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(service: str) -> ServiceModel:
     """The model of ``service`` ('secretsmanager' or 'lambda'), with our patches applied."""
     raw = Loader().load_service_model(service, "service-2")

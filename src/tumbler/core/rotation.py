@@ -1,0 +1,127 @@
+"""The rotation state machine: which step runs next, and what a success or failure leads to.
+
+A rotation is persisted after every transition (the journal), so a server that dies
+mid-rotation resumes it on restart. Transitions are pure: they take the record, the time
+and (for backoff) a random source, and return the next record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+TEST_ONLY = ("testSecret",)  # RotateImmediately=false: test the configuration, change nothing
+
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = timedelta(seconds=2)
+BACKOFF_CAP = timedelta(minutes=5)
+PREVIOUS_INCOMPLETE = "A previous rotation isn't complete. That rotation will be reattempted."
+
+
+class State(StrEnum):
+    PENDING = "pending"  # waiting for its first run or its next attempt
+    RUNNING = "running"  # a worker holds the lease and is running a step
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # attempts exhausted; AWSPENDING stays, as AWS leaves it
+    ABANDONED = "abandoned"  # AWSCURRENT was moved by someone else mid-rotation
+
+
+ACTIVE = frozenset({State.PENDING, State.RUNNING})
+
+
+@dataclass(frozen=True)
+class Rotation:
+    rotation_id: str
+    secret_arn: str
+    region: str
+    token: str  # the ClientRequestToken: the new version's id
+    lambda_arn: str
+    steps: tuple[str, ...]
+    created: datetime
+    not_before: datetime  # the earliest time the next step may run
+    current_at_start: str | None  # AWSCURRENT's version when the rotation began
+    step_index: int = 0
+    state: State = State.PENDING
+    attempt: int = 1
+    max_attempts: int = MAX_ATTEMPTS
+    last_error: str | None = None
+    finished: datetime | None = None
+    scheduled: bool = False  # started by the schedule rather than a RotateSecret call
+    late_by: timedelta | None = None  # how far past its window a scheduled rotation started
+
+    @property
+    def step(self) -> str:
+        return self.steps[self.step_index]
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def test_only(self) -> bool:
+        return self.steps == TEST_ONLY
+
+
+def begin(
+    rotation_id: str,
+    secret_arn: str,
+    region: str,
+    token: str,
+    lambda_arn: str,
+    now: datetime,
+    current: str | None,
+    *,
+    immediately: bool = True,
+) -> Rotation:
+    return Rotation(
+        rotation_id=rotation_id,
+        secret_arn=secret_arn,
+        region=region,
+        token=token,
+        lambda_arn=lambda_arn,
+        steps=STEPS if immediately else TEST_ONLY,
+        created=now,
+        not_before=now,
+        current_at_start=current,
+    )
+
+
+def step_succeeded(rotation: Rotation, now: datetime) -> Rotation:
+    """Advance to the next step, or finish after the last one."""
+    if rotation.step_index + 1 < len(rotation.steps):
+        return dataclasses.replace(rotation, step_index=rotation.step_index + 1, not_before=now, last_error=None)
+    return dataclasses.replace(rotation, state=State.SUCCEEDED, finished=now, last_error=None)
+
+
+def step_failed(rotation: Rotation, now: datetime, error: str, rng: random.Random) -> Rotation:
+    """Retry the whole rotation from its first step after a backoff, or give up."""
+    if rotation.attempt >= rotation.max_attempts:
+        return dataclasses.replace(rotation, state=State.FAILED, finished=now, last_error=error)
+    return dataclasses.replace(
+        rotation,
+        state=State.PENDING,
+        attempt=rotation.attempt + 1,
+        step_index=0,
+        not_before=now + backoff(rotation.attempt, rng),
+        last_error=error,
+    )
+
+
+def abandon(rotation: Rotation, now: datetime, reason: str) -> Rotation:
+    return dataclasses.replace(rotation, state=State.ABANDONED, finished=now, last_error=reason)
+
+
+def backoff(attempt: int, rng: random.Random) -> timedelta:
+    """Exponential backoff with a cap and 'equal jitter': between half and all of the step."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempt - 1)))
+    factor: float = 0.5 + rng.random() / 2
+    return ceiling * factor
+
+
+def was_abandoned(rotation: Rotation, current: str | None) -> bool:
+    """AWSCURRENT moved to a version that is neither where it started nor this rotation's."""
+    return current not in (rotation.current_at_start, rotation.token)
