@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from tumbler.core.secrets import Secret, VersionInfo
 
@@ -35,6 +35,18 @@ class AccessKey:
     sealed_secret: bytes
 
 
+@dataclass
+class FunctionRecord:
+    """A registered (Lambda-compatible) function; ``config`` holds Lambda's FunctionConfiguration fields."""
+
+    arn: str
+    name: str
+    region: str
+    config: dict[str, Any]
+    code_zip: bytes
+    policy: str | None = None
+
+
 class Reader(Protocol):
     def find_secret(self, region: str, secret_id: str) -> Secret | None:
         """A secret by name, full ARN or partial ARN (ARN without the 6-character suffix)."""
@@ -55,6 +67,12 @@ class Reader(Protocol):
     def kms_keys(self) -> list[tuple[str, str]]:
         """(key id, alias) of every named encryption key."""
         ...
+
+    def function(self, region: str, name: str) -> FunctionRecord | None:
+        """A function by its name (not an ARN: the caller extracts the name)."""
+        ...
+
+    def list_functions(self, region: str) -> list[FunctionRecord]: ...
 
 
 class UnitOfWork(Reader, Protocol):

@@ -15,9 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from tumbler.adapters.store import codec
 from tumbler.core.secrets import Secret, VersionInfo
-from tumbler.ports.store import AccessKey, StoredValue
+from tumbler.ports.store import AccessKey, FunctionRecord, StoredValue
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS secrets (
@@ -55,6 +57,15 @@ CREATE TABLE IF NOT EXISTS access_keys (
     wrapped_key BLOB NOT NULL,
     sealed_secret BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS functions (
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    config TEXT NOT NULL,
+    code_zip BLOB NOT NULL,
+    policy TEXT,
+    PRIMARY KEY (region, name)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS kms_keys (
     key_id TEXT PRIMARY KEY,
     alias TEXT UNIQUE NOT NULL,
@@ -136,6 +147,20 @@ class _Session:
     def kms_keys(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.conn.execute("SELECT key_id, alias FROM kms_keys ORDER BY created")]
 
+    def function(self, region: str, name: str) -> FunctionRecord | None:
+        row = self.conn.execute(
+            "SELECT arn, name, region, config, code_zip, policy FROM functions WHERE region = ? AND name = ?",
+            (region, name),
+        ).fetchone()
+        return _function(row) if row else None
+
+    def list_functions(self, region: str) -> list[FunctionRecord]:
+        rows = self.conn.execute(
+            "SELECT arn, name, region, config, code_zip, policy FROM functions WHERE region = ? ORDER BY name",
+            (region,),
+        ).fetchall()
+        return [_function(row) for row in rows]
+
     # -- writes (only inside a transaction) ------------------------------------------------
     def lock_secret(self, region: str, secret_id: str) -> Secret | None:
         return self.find_secret(region, secret_id)  # BEGIN IMMEDIATE already holds the write lock
@@ -215,11 +240,31 @@ class _Session:
             "INSERT INTO kms_keys (key_id, alias, created) VALUES (?, ?, ?)", (key_id, alias, codec.ts(created))
         )
 
+    def put_function(self, record: FunctionRecord) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO functions (region, name, arn, config, code_zip, policy) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                record.region,
+                record.name,
+                record.arn,
+                orjson.dumps(record.config).decode(),
+                record.code_zip,
+                record.policy,
+            ),
+        )
+
+    def delete_function(self, region: str, name: str) -> None:
+        self.conn.execute("DELETE FROM functions WHERE region = ? AND name = ?", (region, name))
+
     def due_deletions(self, now: datetime) -> list[str]:
         rows = self.conn.execute(
             "SELECT arn FROM secrets WHERE deletion_date IS NOT NULL AND deletion_date <= ?", (codec.ts(now),)
         )
         return [r[0] for r in rows]
+
+
+def _function(row: Any) -> FunctionRecord:
+    return FunctionRecord(row[0], row[1], row[2], orjson.loads(row[3]), bytes(row[4]), row[5])
 
 
 def _stored(row: Any) -> StoredValue | None:
