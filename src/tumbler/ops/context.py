@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,6 @@ class Services:
     account_id: str
     endpoint: str = "http://127.0.0.1:4590"  # where functions reach this server
     functions: Any = None  # the FunctionHost (ports/runner.py) once the Lambda API is assembled
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
