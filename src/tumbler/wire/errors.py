@@ -18,9 +18,9 @@ COMMON: dict[str, int] = {
     "SerializationException": 400,
     "UnknownOperationException": 400,
     "InvalidSignatureException": 400,
-    "IncompleteSignature": 400,
-    "MissingAuthenticationTokenException": 403,
-    "UnrecognizedClientException": 403,
+    "IncompleteSignatureException": 400,  # JSON services' name; IncompleteSignature is the query protocol's
+    "MissingAuthenticationTokenException": 400,
+    "UnrecognizedClientException": 400,
     "AccessDeniedException": 400,
     "InvalidAction": 400,
     "RequestEntityTooLargeException": 413,
