@@ -170,3 +170,35 @@ def test_touch_accessed(store: Store) -> None:
     assert s is not None
     assert s.last_accessed == day
     assert s.versions["v1"].last_accessed == day
+
+
+def test_rotation_journal_and_leases(store: Store) -> None:
+    from tumbler.core import rotation as machine
+
+    r = machine.begin("r1", ARN, "us-east-1", "tok", "arn:f", T0, "v1")
+    with store.transaction() as uow:
+        uow.insert_secret(secret(), b"k")
+        uow.put_rotation(r)
+        later = machine.begin("r2", ARN, "us-east-1", "t2", "arn:f", T0 + timedelta(hours=1), "v1")
+        uow.put_rotation(later)
+    with store.transaction() as uow:
+        claimed = uow.claim_rotations(T0, "node-a", T0 + timedelta(minutes=1), 10)
+        assert [c.rotation_id for c in claimed] == ["r1"]  # r2 is not due yet
+        assert uow.claim_rotations(T0, "node-b", T0 + timedelta(minutes=1), 10) == []  # leased by a
+        assert [c.rotation_id for c in uow.claim_rotations(T0, "node-a", T0, 10)] == ["r1"]  # its owner may
+    with store.transaction() as uow:  # the lease expires: another node takes over
+        taken = uow.claim_rotations(T0 + timedelta(minutes=2), "node-b", T0 + timedelta(minutes=3), 10)
+        assert [c.rotation_id for c in taken] == ["r1"]
+        uow.put_rotation(machine.step_succeeded(taken[0], T0))
+    with store.reader() as reader:
+        stored = reader.rotation("r1")
+        assert stored is not None
+        assert stored.step == "setSecret"
+        active = reader.active_rotation(ARN)
+        assert active is not None
+        assert active.rotation_id == "r2"  # newest active first
+        assert [x.rotation_id for x in reader.rotations(ARN)] == ["r2", "r1"]
+    with store.transaction() as uow:
+        uow.put_rotation(machine.abandon(r, T0, "why"))
+        uow.release_leases()
+        assert uow.claim_rotations(T0 + timedelta(hours=2), "c", T0 + timedelta(hours=3), 10)[0].rotation_id == "r2"

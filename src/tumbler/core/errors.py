@@ -1,7 +1,7 @@
-"""Domain errors: a Secrets Manager rule was broken.
+"""Domain errors: a Secrets Manager or Lambda rule was broken.
 
-Each kind maps to exactly one wire error in ``tumbler.ops.errors``; the message is what
-the user reads, so it must never contain a secret value.
+Each kind maps to exactly one wire error per service in ``tumbler.ops.errors``; the message
+is what the user reads, so it must never contain a secret value.
 """
 
 
@@ -53,3 +53,11 @@ class DecryptionFailure(DomainError):
 
 class EncryptionFailure(DomainError):
     """A value cannot be encrypted with the requested key (EncryptionFailure)."""
+
+
+class Validation(DomainError):
+    """A value breaks a constraint the service model does not declare (ValidationException)."""
+
+
+class PayloadTooLarge(DomainError):
+    """A request's payload is over the service's limit (Lambda's RequestTooLargeException)."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tumbler.ports.audit import AuditLog, NullAudit
 from tumbler.ports.clock import Clock
 from tumbler.ports.keyring import Keyring
 from tumbler.ports.store import Store
@@ -23,6 +24,8 @@ class Services:
     account_id: str
     endpoint: str = "http://127.0.0.1:4590"  # where functions reach this server
     functions: Any = None  # the FunctionHost (ports/runner.py) once the Lambda API is assembled
+    audit: AuditLog = field(default_factory=NullAudit)
+    wake_rotations: Callable[[], None] = lambda: None  # tells the rotation engine new work is due
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The single table from domain errors to wire errors."""
+"""The tables from domain errors to wire errors, one per service."""
 
 from tumbler.core import errors as core
 from tumbler.wire import errors as wire
@@ -17,14 +17,25 @@ SECRETSMANAGER: dict[type[core.DomainError], str] = {
     core.EncryptionFailure: "EncryptionFailure",
 }
 
+# Lambda: statuses come from its model (ResourceNotFoundException 404, ResourceConflictException 409, ...).
+LAMBDA: dict[type[core.DomainError], str] = {
+    core.NotFound: "ResourceNotFoundException",
+    core.AlreadyExists: "ResourceConflictException",
+    core.InvalidParameter: "InvalidParameterValueException",
+    core.InvalidRequest: "InvalidRequestContentException",
+    core.PreconditionNotMet: "PreconditionFailedException",
+    core.Validation: "ValidationException",
+    core.PayloadTooLarge: "RequestTooLargeException",
+}
+
+TABLES: dict[str, dict[type[core.DomainError], str]] = {"secretsmanager": SECRETSMANAGER, "lambda": LAMBDA}
+INTERNAL = {"secretsmanager": "InternalServiceError", "lambda": "ServiceException"}
+
 
 def to_wire(service: str, err: core.DomainError) -> wire.WireError:
+    table = TABLES.get(service, {})
     for kind in type(err).__mro__:
-        code = SECRETSMANAGER.get(kind)
+        code = table.get(kind)
         if code is not None:
             return wire.error(service, code, err.message)
-    return wire.error(
-        service,
-        "InternalServiceError" if service == "secretsmanager" else "ServiceException",
-        "An error occurred on the server side.",
-    )
+    return wire.error(service, INTERNAL.get(service, "ServiceException"), "An error occurred on the server side.")

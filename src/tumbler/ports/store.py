@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from tumbler.core.rotation import Rotation
 from tumbler.core.secrets import Secret, VersionInfo
 
 
@@ -68,6 +69,16 @@ class Reader(Protocol):
         """(key id, alias) of every named encryption key."""
         ...
 
+    def rotation(self, rotation_id: str) -> Rotation | None: ...
+
+    def active_rotation(self, arn: str) -> Rotation | None:
+        """The secret's rotation that is pending or running, if any."""
+        ...
+
+    def rotations(self, arn: str, limit: int = 50) -> list[Rotation]:
+        """The secret's rotations, newest first: its rotation history."""
+        ...
+
     def function(self, region: str, name: str) -> FunctionRecord | None:
         """A function by its name (not an ARN: the caller extracts the name)."""
         ...
@@ -109,6 +120,18 @@ class UnitOfWork(Reader, Protocol):
     def put_access_key(self, key: AccessKey) -> None: ...
 
     def put_kms_key(self, key_id: str, alias: str, created: datetime) -> None: ...
+
+    def put_rotation(self, rotation: Rotation) -> None:
+        """Insert or update the journal record; a finished rotation also loses its lease."""
+        ...
+
+    def claim_rotations(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[Rotation]:
+        """Take the lease on up to ``limit`` active rotations that are due and not leased by a live owner."""
+        ...
+
+    def release_leases(self) -> None:
+        """Drop every lease (one server owns an embedded store, so at its start no lease is live)."""
+        ...
 
     def due_deletions(self, now: datetime) -> list[str]:
         """ARNs whose recovery window has ended."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
+from tumbler.core.rotation import Rotation, State
 from tumbler.core.secrets import Replica, RotationConfig, Secret, VersionInfo
 
 
@@ -86,3 +87,22 @@ def secret_from_row(row: Sequence[Any], versions: Sequence[Any], stages: Sequenc
 
 def dt_required(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
+
+
+def rotation_doc(rotation: Rotation) -> str:
+    fields = asdict(rotation)
+    for key in ("created", "not_before", "finished"):
+        fields[key] = ts(fields[key])
+    fields["state"] = rotation.state.value
+    fields["late_by"] = rotation.late_by.total_seconds() if rotation.late_by is not None else None
+    return orjson.dumps(fields).decode()
+
+
+def rotation_from_doc(text: str) -> Rotation:
+    fields = orjson.loads(text)
+    for key in ("created", "not_before", "finished"):
+        fields[key] = dt(fields[key])
+    fields["state"] = State(fields["state"])
+    fields["steps"] = tuple(fields["steps"])
+    fields["late_by"] = timedelta(seconds=fields["late_by"]) if fields["late_by"] is not None else None
+    return Rotation(**fields)

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from tumbler.adapters.store import codec
+from tumbler.core.rotation import Rotation
 from tumbler.core.secrets import Secret, VersionInfo
 from tumbler.ports.store import AccessKey, FunctionRecord, StoredValue
 
@@ -66,6 +67,18 @@ CREATE TABLE IF NOT EXISTS functions (
     policy TEXT,
     PRIMARY KEY (region, name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rotations (
+    rotation_id TEXT PRIMARY KEY,
+    secret_arn TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created REAL NOT NULL,
+    not_before REAL NOT NULL,
+    doc TEXT NOT NULL,
+    lease_owner TEXT,
+    lease_until REAL
+);
+CREATE INDEX IF NOT EXISTS rotations_by_secret ON rotations (secret_arn, created);
+CREATE INDEX IF NOT EXISTS rotations_due ON rotations (not_before) WHERE state IN ('pending', 'running');
 CREATE TABLE IF NOT EXISTS kms_keys (
     key_id TEXT PRIMARY KEY,
     alias TEXT UNIQUE NOT NULL,
@@ -147,6 +160,24 @@ class _Session:
     def kms_keys(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.conn.execute("SELECT key_id, alias FROM kms_keys ORDER BY created")]
 
+    def rotation(self, rotation_id: str) -> Rotation | None:
+        row = self.conn.execute("SELECT doc FROM rotations WHERE rotation_id = ?", (rotation_id,)).fetchone()
+        return codec.rotation_from_doc(row[0]) if row else None
+
+    def active_rotation(self, arn: str) -> Rotation | None:
+        row = self.conn.execute(
+            "SELECT doc FROM rotations WHERE secret_arn = ? AND state IN ('pending', 'running') "
+            "ORDER BY created DESC LIMIT 1",
+            (arn,),
+        ).fetchone()
+        return codec.rotation_from_doc(row[0]) if row else None
+
+    def rotations(self, arn: str, limit: int = 50) -> list[Rotation]:
+        rows = self.conn.execute(
+            "SELECT doc FROM rotations WHERE secret_arn = ? ORDER BY created DESC LIMIT ?", (arn, limit)
+        )
+        return [codec.rotation_from_doc(r[0]) for r in rows]
+
     def function(self, region: str, name: str) -> FunctionRecord | None:
         row = self.conn.execute(
             "SELECT arn, name, region, config, code_zip, policy FROM functions WHERE region = ? AND name = ?",
@@ -199,6 +230,7 @@ class _Session:
     def delete_secret(self, arn: str) -> None:
         for table in ("stages", "versions", "secrets"):
             self.conn.execute(f"DELETE FROM {table} WHERE arn = ?", (arn,))
+        self.conn.execute("DELETE FROM rotations WHERE secret_arn = ?", (arn,))
 
     def put_version(self, arn: str, version: VersionInfo, blob: bytes | None) -> None:
         self.conn.execute(
@@ -255,6 +287,39 @@ class _Session:
 
     def delete_function(self, region: str, name: str) -> None:
         self.conn.execute("DELETE FROM functions WHERE region = ? AND name = ?", (region, name))
+
+    def put_rotation(self, rotation: Rotation) -> None:
+        self.conn.execute(
+            "INSERT INTO rotations (rotation_id, secret_arn, state, created, not_before, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (rotation_id) DO UPDATE SET state = excluded.state, "
+            "not_before = excluded.not_before, doc = excluded.doc, "
+            "lease_owner = CASE WHEN excluded.state IN ('pending', 'running') THEN lease_owner END, "
+            "lease_until = CASE WHEN excluded.state IN ('pending', 'running') THEN lease_until END",
+            (
+                rotation.rotation_id,
+                rotation.secret_arn,
+                rotation.state.value,
+                codec.ts(rotation.created),
+                codec.ts(rotation.not_before),
+                codec.rotation_doc(rotation),
+            ),
+        )
+
+    def claim_rotations(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[Rotation]:
+        stamp = codec.ts(now)
+        rows = self.conn.execute(
+            "SELECT rotation_id, doc FROM rotations WHERE state IN ('pending', 'running') AND not_before <= ? "
+            "AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?) ORDER BY not_before LIMIT ?",
+            (stamp, stamp, owner, limit),
+        ).fetchall()
+        self.conn.executemany(
+            "UPDATE rotations SET lease_owner = ?, lease_until = ? WHERE rotation_id = ?",
+            [(owner, codec.ts(lease_until), r[0]) for r in rows],
+        )
+        return [codec.rotation_from_doc(r[1]) for r in rows]
+
+    def release_leases(self) -> None:
+        self.conn.execute("UPDATE rotations SET lease_owner = NULL, lease_until = NULL")
 
     def due_deletions(self, now: datetime) -> list[str]:
         rows = self.conn.execute(

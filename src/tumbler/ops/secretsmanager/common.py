@@ -11,6 +11,7 @@ from tumbler.core import listing
 from tumbler.core.errors import InvalidParameter, InvalidRequest, NotFound
 from tumbler.core.secrets import MAX_VALUE_BYTES, Secret, SecretValue
 from tumbler.ops.context import Context, Params, Registry, Result
+from tumbler.ports.keyring import Keyring
 from tumbler.ports.store import Reader, StoredValue, UnitOfWork
 
 operation = Registry("secretsmanager")
@@ -82,17 +83,15 @@ def value_aad(arn: str, version_id: str) -> bytes:
     return f"{arn}\0{version_id}".encode()
 
 
-def seal(ctx: Context, wrapped_key: bytes, arn: str, version_id: str, value: SecretValue) -> bytes:
-    return ctx.keyring.seal(wrapped_key, key_aad(arn), value, value_aad(arn, version_id))
+def seal(keyring: Keyring, wrapped_key: bytes, arn: str, version_id: str, value: SecretValue) -> bytes:
+    return keyring.seal(wrapped_key, key_aad(arn), value, value_aad(arn, version_id))
 
 
-def unseal(ctx: Context, stored: StoredValue) -> SecretValue | None:
+def unseal(keyring: Keyring, stored: StoredValue) -> SecretValue | None:
     """The plaintext of a stored version; None for a version created without a value."""
     if stored.blob is None:
         return None
-    return ctx.keyring.open(
-        stored.wrapped_key, key_aad(stored.arn), stored.blob, value_aad(stored.arn, stored.version_id)
-    )
+    return keyring.open(stored.wrapped_key, key_aad(stored.arn), stored.blob, value_aad(stored.arn, stored.version_id))
 
 
 def value_fields(value: SecretValue) -> Result:

@@ -99,8 +99,8 @@ def stop_replication_to_replica(ctx: Context, params: Params) -> Result:
         key = ctx.keyring.new_data_key(ctx.keyring.resolve_key(replica.kms_key_id), common.key_aad(replica.arn))
         uow.insert_secret(standalone, key)
         for vid, stored in values.items():
-            plain = common.unseal(ctx, stored) if stored else None
-            blob = common.seal(ctx, key, replica.arn, vid, plain) if plain is not None else None
+            plain = common.unseal(ctx.keyring, stored) if stored else None
+            blob = common.seal(ctx.keyring, key, replica.arn, vid, plain) if plain is not None else None
             uow.put_version(replica.arn, replica.versions[vid], blob)
         uow.set_stages(replica.arn, replica.stages)
         primary = uow.lock_secret(str(replica.primary_region), replica_arn(replica.arn, str(replica.primary_region)))

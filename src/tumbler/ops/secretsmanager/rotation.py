@@ -1,24 +1,119 @@
-"""RotateSecret and CancelRotateSecret: the rotation engine arrives with its own issue."""
+"""RotateSecret and CancelRotateSecret: they configure and enqueue; the rotation engine runs."""
 
 from __future__ import annotations
 
-from tumbler.core.errors import InvalidRequest
+import uuid
+from typing import Any
+
+from tumbler.core import rotation as machine
+from tumbler.core.errors import InvalidParameter, InvalidRequest
+from tumbler.core.secrets import AWSCURRENT, AWSPENDING, Secret, VersionInfo
 from tumbler.ops.context import Context, Params, Result
 from tumbler.ops.secretsmanager import common
 from tumbler.ops.secretsmanager.common import operation
+from tumbler.ports.store import Reader, UnitOfWork
 
-NOT_YET = "Rotation is not available on this server yet."
+NO_FUNCTION = "No Lambda rotation function ARN is associated with this secret."
+CANNOT_INVOKE = (
+    "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access "
+    "to the principal secretsmanager.amazonaws.com."
+)
+
+
+def function_name(lambda_arn: str) -> tuple[str | None, str]:
+    """(region, name) of a function ARN; (None, name) for a bare name."""
+    parts = lambda_arn.split(":")
+    if len(parts) >= 7 and parts[0] == "arn" and parts[5] == "function":
+        return parts[3], parts[6]
+    return None, lambda_arn
+
+
+def function_exists(ctx: Context, reader: Reader, lambda_arn: str) -> bool:
+    region, name = function_name(lambda_arn)
+    host = ctx.services.functions
+    if host is not None and getattr(host, "has_builtin", None) and host.has_builtin(name):
+        return True
+    return reader.function(region or ctx.region, name) is not None
+
+
+def check_rules(rules: dict[str, Any] | None) -> None:
+    if rules and "AutomaticallyAfterDays" in rules and "ScheduleExpression" in rules:
+        raise InvalidParameter("You can't specify both AutomaticallyAfterDays and ScheduleExpression.")
 
 
 @operation("RotateSecret")
 def rotate_secret(ctx: Context, params: Params) -> Result:
-    with ctx.store.reader() as reader:
-        common.writable(common.find(reader, ctx, params["SecretId"]))
-    raise InvalidRequest(NOT_YET)
+    rules = params.get("RotationRules")
+    check_rules(rules)
+    token = params.get("ClientRequestToken") or str(uuid.uuid4())
+    immediately = params.get("RotateImmediately", True)
+    with ctx.store.transaction() as uow:
+        secret = common.writable(common.lock(uow, ctx, params["SecretId"]))
+        lambda_arn = params.get("RotationLambdaARN") or secret.rotation.lambda_arn
+        if not lambda_arn:
+            raise InvalidRequest(NO_FUNCTION)
+        if not function_exists(ctx, uow, lambda_arn):
+            raise InvalidRequest(CANNOT_INVOKE)
+        out: Result = {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
+        if _in_progress(secret, token):
+            return out
+        secret.rotation.lambda_arn = lambda_arn
+        secret.rotation.enabled = True
+        if rules is not None:
+            secret.rotation.rules = rules
+        _reserve_version(uow, ctx, secret, token, copy_current=not immediately)
+        rotation = machine.begin(
+            str(uuid.uuid4()), secret.arn, secret.region, token, lambda_arn, ctx.now,
+            secret.stages.get(AWSCURRENT), immediately=immediately,
+        )  # fmt: skip
+        uow.put_rotation(rotation)
+    ctx.services.wake_rotations()
+    return out
+
+
+def _in_progress(secret: Secret, token: str) -> bool:
+    """True for a retry of the rotation in progress; refuses to start a second one."""
+    pending, current = secret.stages.get(AWSPENDING), secret.stages.get(AWSCURRENT)
+    if pending is None or pending == current:
+        return False
+    if pending == token:
+        return True
+    raise InvalidRequest(machine.PREVIOUS_INCOMPLETE)
+
+
+def _reserve_version(uow: UnitOfWork, ctx: Context, secret: Secret, token: str, *, copy_current: bool) -> None:
+    """The new version exists before createSecret runs: AWSPENDING, with no value yet.
+
+    For RotateImmediately=false it holds the current value instead, for testSecret to check.
+    """
+    if token in secret.versions:
+        raise InvalidRequest(f"A version with the ClientRequestToken {token} already exists.")
+    blob = None
+    if copy_current:
+        current = uow.value_by_stage(secret.arn, AWSCURRENT)
+        value = common.unseal(ctx.keyring, current) if current else None
+        if value is not None and current is not None:
+            blob = common.seal(ctx.keyring, current.wrapped_key, secret.arn, token, value)
+    uow.put_version(secret.arn, VersionInfo(token, ctx.now), blob)
+    secret.stages = {**secret.stages, AWSPENDING: token}
+    uow.set_stages(secret.arn, secret.stages)
+    uow.update_secret(secret)
 
 
 @operation("CancelRotateSecret")
 def cancel_rotate_secret(ctx: Context, params: Params) -> Result:
-    with ctx.store.reader() as reader:
-        common.writable(common.find(reader, ctx, params["SecretId"]))
-    raise InvalidRequest(NOT_YET)
+    with ctx.store.transaction() as uow:
+        secret = common.writable(common.lock(uow, ctx, params["SecretId"]))
+        secret.rotation.enabled = False
+        secret.rotation.next_rotation = None
+        uow.update_secret(secret)
+        active = uow.active_rotation(secret.arn)
+        out: Result = {"ARN": secret.arn, "Name": secret.name}
+        if active is not None:
+            uow.put_rotation(machine.abandon(active, ctx.now, "Rotation was cancelled by CancelRotateSecret."))
+            out["VersionId"] = active.token
+    if active is not None:
+        ctx.services.audit.record(
+            "RotationAbandoned", secret=secret.arn, version=active.token, reason="cancelled by CancelRotateSecret"
+        )
+    return out

@@ -68,7 +68,7 @@ def _existing(ctx: Context, secret: Secret, token: str, value: object) -> Result
     if value is not None and token in secret.versions:
         with ctx.store.reader() as reader:
             stored = reader.value(secret.arn, token)
-        if stored is not None and common.unseal(ctx, stored) == value:
+        if stored is not None and common.unseal(ctx.keyring, stored) == value:
             return {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
     raise AlreadyExists(f"The operation failed because the secret {secret.name} already exists.")
 

@@ -29,7 +29,7 @@ def _read(ctx: Context, reader: Reader, secret: Secret, version_id: str | None, 
         stored = reader.value_by_stage(secret.arn, stage)
         if stored is None:
             raise NotFound(f"Secrets Manager can't find the specified secret value for staging label: {stage}")
-    value = common.unseal(ctx, stored)
+    value = common.unseal(ctx.keyring, stored)
     if value is None:  # a rotation has reserved this version but not filled it yet
         raise NotFound(f"Secrets Manager can't find the specified secret value for VersionId: {stored.version_id}")
     _touch(ctx, secret, stored.version_id)

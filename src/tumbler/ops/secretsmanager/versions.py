@@ -29,7 +29,7 @@ def write_version(
     stages = attach_new_version(secret, version, labels)
     secret.versions[token] = version
     pruned = versions_to_prune(secret, stages, ctx.now)
-    uow.put_version(secret.arn, version, seal(ctx, uow.wrapped_key(secret.arn), secret.arn, token, value))
+    uow.put_version(secret.arn, version, seal(ctx.keyring, uow.wrapped_key(secret.arn), secret.arn, token, value))
     uow.set_stages(secret.arn, stages)
     if pruned:
         uow.delete_versions(secret.arn, pruned)
@@ -41,9 +41,11 @@ def write_version(
 
 def _retry(uow: UnitOfWork, ctx: Context, secret: Secret, token: str, value: SecretValue) -> Written:
     stored = uow.value(secret.arn, token)
-    existing = unseal(ctx, stored) if stored else None
+    existing = unseal(ctx.keyring, stored) if stored else None
     if existing is None and stored is not None:  # a rotation's placeholder: this fills it
-        uow.put_version(secret.arn, secret.versions[token], seal(ctx, stored.wrapped_key, secret.arn, token, value))
+        uow.put_version(
+            secret.arn, secret.versions[token], seal(ctx.keyring, stored.wrapped_key, secret.arn, token, value)
+        )
         secret.last_changed = ctx.now
         uow.update_secret(secret)
     elif existing != value:

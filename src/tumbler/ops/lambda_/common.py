@@ -1,0 +1,138 @@
+"""What every Lambda operation shares: function identifiers, lookups, code packages, rendering.
+
+A function's ``FunctionRecord.config`` holds Lambda's FunctionConfiguration fields exactly as
+they are returned, plus private keys (a leading underscore, e.g. ``_Tags``) that never are.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import re
+import uuid
+import zipfile
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+from tumbler.core.errors import InvalidParameter, NotFound, PreconditionNotMet
+from tumbler.ops.context import Context, Params, Registry, Result
+from tumbler.ports.store import FunctionRecord, Reader
+
+operation = Registry("lambda")
+
+LATEST = "$LATEST"
+MAX_UNZIPPED = 262_144_000  # Lambda's 250 MB limit on a package's unzipped size
+BAD_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
+EMPTY_ZIP = "Uploaded file must be a non-empty zip"
+TOO_BIG_UNZIPPED = f"Unzipped size must be smaller than {MAX_UNZIPPED} bytes"
+QUALIFIER_MISMATCH = "The derived qualifier from the function name does not match the specified qualifier."
+REVISION_MISMATCH = (
+    "The Revision Id provided does not match the latest Revision Id. "
+    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+)
+
+# The model's NamespacedFunctionName: a name, a partial ARN (ACCOUNT:function:NAME) or a full ARN,
+# each optionally followed by ":QUALIFIER".
+_FUNCTION_ID = re.compile(
+    r"(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):)?"
+    r"(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[A-Za-z0-9_.-]+)(?::(?P<qualifier>[A-Za-z0-9_$.-]+))?"
+)
+
+
+def parse_function_id(identifier: str) -> tuple[str, str | None, str | None, str | None]:
+    """(name, qualifier, region, account) of a function name, partial ARN or ARN."""
+    found = _FUNCTION_ID.fullmatch(identifier)
+    if found is None:  # the model's pattern was checked already; this is a name we cannot own
+        return identifier, None, None, None
+    return found["name"], found["qualifier"], found["region"], found["account"]
+
+
+def function_arn(region: str, account: str, name: str, qualifier: str | None = None) -> str:
+    arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
+    return f"{arn}:{qualifier}" if qualifier else arn
+
+
+def function_name(ctx: Context, identifier: str, qualifier: str | None = None) -> str:
+    """The name of the unpublished ($LATEST) function ``identifier`` designates in the caller's region.
+
+    Tumbler keeps no published versions or aliases: any other qualifier, or an ARN of another
+    region or account, names a function that is not found.
+    """
+    name, derived, region, account = parse_function_id(identifier)
+    if qualifier is not None and derived is not None and qualifier != derived:
+        raise InvalidParameter(QUALIFIER_MISMATCH)
+    wanted = qualifier or derived
+    elsewhere = (region or ctx.region) != ctx.region or (account or ctx.account_id) != ctx.account_id
+    if elsewhere or wanted not in (None, LATEST):
+        arn = function_arn(region or ctx.region, account or ctx.account_id, name, wanted)
+        raise NotFound(not_found(arn))
+    return name
+
+
+def not_found(arn: str) -> str:
+    return f"Function not found: {arn}"
+
+
+def find(reader: Reader, ctx: Context, params: Params) -> FunctionRecord:
+    """The function a request's FunctionName (and Qualifier) designates."""
+    name = function_name(ctx, params["FunctionName"], params.get("Qualifier"))
+    record = reader.function(ctx.region, name)
+    if record is None:
+        raise NotFound(not_found(function_arn(ctx.region, ctx.account_id, name)))
+    return record
+
+
+def check_revision(record: FunctionRecord, params: Params, message: str = REVISION_MISMATCH) -> None:
+    expected = params.get("RevisionId")
+    if expected is not None and expected != record.config["RevisionId"]:
+        raise PreconditionNotMet(message)
+
+
+def touch(record: FunctionRecord, now: datetime) -> None:
+    """Every change gets a new RevisionId; configuration and code changes a new LastModified too."""
+    record.config["RevisionId"] = str(uuid.uuid4())
+    record.config["LastModified"] = lambda_date(now)
+
+
+def lambda_date(moment: datetime) -> str:
+    """Lambda's LastModified format: 2024-01-01T00:00:00.000+0000."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}+0000"
+
+
+def code_sha256(code: bytes) -> str:
+    """CodeSha256: the base64 of the package's SHA-256 digest."""
+    return base64.b64encode(hashlib.sha256(code).digest()).decode("ascii")
+
+
+def unsafe_member(name: str) -> bool:
+    """A zip entry that would land outside the directory it is unpacked into."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    return path.is_absolute() or ".." in path.parts or (bool(path.parts) and ":" in path.parts[0])
+
+
+def check_zip(code: bytes) -> None:
+    """A deployment package Tumbler can unpack, else Lambda's InvalidParameterValueException."""
+    if not code:
+        raise InvalidParameter(EMPTY_ZIP)
+    try:
+        with zipfile.ZipFile(io.BytesIO(code)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+        raise InvalidParameter(BAD_ZIP) from None
+    if any(unsafe_member(m.filename) for m in members):
+        raise InvalidParameter(BAD_ZIP)
+    if sum(m.file_size for m in members) >= MAX_UNZIPPED:
+        raise InvalidParameter(TOO_BIG_UNZIPPED)
+
+
+def set_code(config: dict[str, Any], code: bytes) -> None:
+    config["CodeSize"] = len(code)
+    config["CodeSha256"] = code_sha256(code)
+
+
+def configuration(config: dict[str, Any]) -> Result:
+    """The FunctionConfiguration a response carries: the stored fields without the private ones."""
+    return {k: v for k, v in config.items() if not k.startswith("_")}

@@ -1,0 +1,204 @@
+"""The rotation engine: claims due rotations from the store and drives them through their steps.
+
+Every transition is written to the store before the next step runs (the journal), and a
+rotation is only run under a lease, so a crash resumes it and two workers never run it at
+once. Functions are invoked with AWS's own event, so existing rotation functions run unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+
+from tumbler.core import rotation as machine
+from tumbler.core.rotation import Rotation, State
+from tumbler.core.secrets import AWSCURRENT, AWSPENDING, Secret
+from tumbler.ops.context import Services
+from tumbler.ops.secretsmanager.common import unseal
+from tumbler.ports.store import Store, UnitOfWork
+
+log = logging.getLogger("tumbler.rotation")
+MAX_ERROR_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    ok: bool
+    error: str | None = None
+
+
+class RotationEngine:
+    def __init__(self, services: Services, *, node_id: str | None = None, lease: timedelta = timedelta(minutes=16)):
+        self.services = services
+        self.node_id = node_id or uuid.uuid4().hex
+        self.lease = lease  # longer than Lambda's 15-minute maximum timeout, so a live step keeps it
+        self.rng = random.Random()  # jitter, not secrecy
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    def run_due(self, limit: int = 16) -> int:
+        """Run every due rotation until it finishes or waits for a retry; the number handled."""
+        now = self.services.clock.now()
+        with self.store.transaction() as uow:
+            claimed = uow.claim_rotations(now, self.node_id, now + self.lease, limit)
+        for rotation in claimed:
+            try:
+                self.drive(rotation)
+            except Exception:
+                log.exception(
+                    "rotation %s of %s crashed; it will be retried", rotation.rotation_id, rotation.secret_arn
+                )
+        return len(claimed)
+
+    def drive(self, rotation: Rotation) -> Rotation:
+        while rotation.active and rotation.not_before <= self.services.clock.now():
+            abandoned = self._check_abandoned(rotation)
+            if abandoned is not None:
+                return abandoned
+            rotation = self._save(dataclasses.replace(rotation, state=State.RUNNING))
+            if rotation.step_index == 0 and rotation.attempt == 1:
+                self._audit("RotationStarted", rotation)
+            outcome = self._invoke(rotation)
+            rotation = self._after_step(rotation, outcome)
+        return rotation
+
+    # -- one step ---------------------------------------------------------------------------
+    def _invoke(self, rotation: Rotation) -> StepOutcome:
+        event = {
+            "Step": rotation.step,
+            "SecretId": rotation.secret_arn,
+            "ClientRequestToken": rotation.token,
+            "RotationToken": rotation.rotation_id,
+        }
+        try:
+            result = self.services.functions.invoke(
+                rotation.region, rotation.lambda_arn, orjson.dumps(event), redact=self._values(rotation)
+            )
+        except Exception as err:  # the function could not be found or started
+            return StepOutcome(False, f"{rotation.step}: {type(err).__name__}: {getattr(err, 'message', err)}")
+        if result.function_error:
+            return StepOutcome(False, f"{rotation.step}: {_error_text(result.payload)}")
+        return StepOutcome(True)
+
+    def _after_step(self, rotation: Rotation, outcome: StepOutcome) -> Rotation:
+        now = self.services.clock.now()
+        if not outcome.ok:
+            error = (outcome.error or "step failed")[:MAX_ERROR_CHARS]
+            failed = machine.step_failed(rotation, now, error, self.rng)
+            if failed.state is State.FAILED:
+                return self._finish(failed, "RotationFailed")
+            self._audit("RotationStepFailed", failed, reason=error, retry_at=failed.not_before.isoformat())
+            return self._save(failed)
+        advanced = machine.step_succeeded(rotation, now)
+        if advanced.state is State.SUCCEEDED:
+            return self._finish(advanced, "RotationSucceeded")
+        return self._save(advanced)
+
+    # -- transitions that touch the secret ------------------------------------------------------
+    def _finish(self, rotation: Rotation, event: str) -> Rotation:
+        with self.store.transaction() as uow:
+            secret = uow.lock_secret(rotation.region, rotation.secret_arn)
+            if secret is not None:
+                rotation = self._settle(uow, secret, rotation)
+            uow.put_rotation(rotation)
+        self._audit(
+            "RotationSucceeded" if rotation.state is State.SUCCEEDED else event, rotation, reason=rotation.last_error
+        )
+        return rotation
+
+    def _settle(self, uow: UnitOfWork, secret: Secret, rotation: Rotation) -> Rotation:
+        """Labels after the last step: a finished rotation drops AWSPENDING; a test-only one its version."""
+        now = self.services.clock.now()
+        if rotation.test_only:
+            _drop_pending(uow, secret, rotation.token, delete_version=True)
+            return rotation
+        if rotation.state is not State.SUCCEEDED:
+            return rotation  # a failed rotation leaves AWSPENDING in place, as AWS does
+        if secret.stages.get(AWSCURRENT) != rotation.token:
+            error = f"finishSecret did not move {AWSCURRENT} to version {rotation.token}."
+            return dataclasses.replace(rotation, state=State.FAILED, last_error=error)
+        _drop_pending(uow, secret, rotation.token, delete_version=False)
+        secret.rotation.last_rotated = now
+        secret.last_changed = now
+        uow.update_secret(secret)
+        return rotation
+
+    def _check_abandoned(self, rotation: Rotation) -> Rotation | None:
+        """The rotation's end if it must stop: cancelled, or AWSCURRENT moved under it."""
+        with self.store.transaction() as uow:
+            stored = uow.rotation(rotation.rotation_id)
+            if stored is None or not stored.active:
+                return stored or rotation
+            secret = uow.lock_secret(rotation.region, rotation.secret_arn)
+            current = secret.stages.get(AWSCURRENT) if secret else None
+            if secret is not None and not machine.was_abandoned(rotation, current):
+                return None
+            reason = (
+                "The secret was deleted during rotation."
+                if secret is None
+                else f"{AWSCURRENT} moved to version {current} during rotation."
+            )
+            abandoned = machine.abandon(rotation, self.services.clock.now(), reason)
+            if secret is not None:
+                _drop_pending(uow, secret, rotation.token, delete_version=rotation.test_only)
+            uow.put_rotation(abandoned)
+        self._audit("RotationAbandoned", abandoned, reason=reason)
+        return abandoned
+
+    def _values(self, rotation: Rotation) -> list[str]:
+        """The current and pending values, masked in every log the function writes."""
+        out: list[str] = []
+        with self.store.reader() as reader:
+            for stored in (
+                reader.value_by_stage(rotation.secret_arn, AWSCURRENT),
+                reader.value(rotation.secret_arn, rotation.token),
+            ):
+                value = unseal(self.services.keyring, stored) if stored else None
+                if value is not None and value.string:
+                    out.append(value.string)
+        return out
+
+    def _save(self, rotation: Rotation) -> Rotation:
+        with self.store.transaction() as uow:
+            uow.put_rotation(rotation)
+        return rotation
+
+    def _audit(self, event: str, rotation: Rotation, **extra: Any) -> None:
+        self.services.audit.record(
+            event,
+            secret=rotation.secret_arn,
+            version=rotation.token,
+            rotation=rotation.rotation_id,
+            step=rotation.step,
+            attempt=rotation.attempt,
+            scheduled=rotation.scheduled,
+            **{k: v for k, v in extra.items() if v is not None},
+        )
+
+
+def _drop_pending(uow: UnitOfWork, secret: Secret, token: str, *, delete_version: bool) -> None:
+    stages = {label: vid for label, vid in secret.stages.items() if not (label == AWSPENDING and vid == token)}
+    if stages != secret.stages:
+        uow.set_stages(secret.arn, stages)
+        secret.stages = stages
+    if delete_version and token not in stages.values():
+        uow.delete_versions(secret.arn, [token])
+
+
+def _error_text(payload: bytes) -> str:
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return "the function failed"
+    if isinstance(body, dict):
+        return f"{body.get('errorType', 'Error')}: {body.get('errorMessage', '')}"
+    return "the function failed"

@@ -1,0 +1,48 @@
+"""The background loop that runs the rotation engine inside the server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+
+from tumbler.rotation.engine import RotationEngine
+
+log = logging.getLogger("tumbler.rotation")
+
+
+class Waker:
+    """Wakes the loop from any thread (operations run in a pool) as soon as work is enqueued."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self._lock = threading.Lock()
+
+    def bind(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+        with self._lock:
+            self._loop, self._event = loop, event
+
+    def __call__(self) -> None:
+        with self._lock:
+            loop, event = self._loop, self._event
+        if loop is not None and event is not None:
+            loop.call_soon_threadsafe(event.set)
+
+
+async def run_engine(engine: RotationEngine, waker: Waker, interval: float = 1.0) -> None:
+    """Run due rotations; then sleep until woken or ``interval`` passes (retries fall due by time)."""
+    wake = asyncio.Event()
+    waker.bind(asyncio.get_running_loop(), wake)
+    while True:
+        try:
+            handled = await asyncio.to_thread(engine.run_due)
+        except Exception:
+            log.exception("the rotation engine failed; retrying")
+            handled = 0
+        if handled:
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), interval)
+        wake.clear()
