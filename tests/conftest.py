@@ -87,7 +87,7 @@ class LiveServer:
             region_name=region,
             aws_access_key_id=key_id,
             aws_secret_access_key=secret,
-            config=BotoConfig(retries={"max_attempts": 1}),
+            config=kw.pop("config", BotoConfig(retries={"max_attempts": 1})),
             **kw,
         )
 

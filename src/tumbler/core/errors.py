@@ -11,6 +11,10 @@ class DomainError(Exception):
         self.message = message
 
 
+class InvalidInput(DomainError):
+    """Input the service refuses before looking anything up (ValidationException)."""
+
+
 class NotFound(DomainError):
     """The secret, version or label does not exist (ResourceNotFoundException)."""
 
@@ -53,11 +57,3 @@ class DecryptionFailure(DomainError):
 
 class EncryptionFailure(DomainError):
     """A value cannot be encrypted with the requested key (EncryptionFailure)."""
-
-
-class Validation(DomainError):
-    """A value breaks a constraint the service model does not declare (ValidationException)."""
-
-
-class PayloadTooLarge(DomainError):
-    """A request's payload is over the service's limit (Lambda's RequestTooLargeException)."""

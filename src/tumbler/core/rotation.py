@@ -19,6 +19,17 @@ TEST_ONLY = ("testSecret",)  # RotateImmediately=false: test the configuration, 
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a failing rotation is retried."""
+
+    max_attempts: int = MAX_ATTEMPTS
+    base: timedelta = BACKOFF_BASE
+    cap: timedelta = BACKOFF_CAP
+
+
 PREVIOUS_INCOMPLETE = "A previous rotation isn't complete. That rotation will be reattempted."
 
 
@@ -47,7 +58,6 @@ class Rotation:
     step_index: int = 0
     state: State = State.PENDING
     attempt: int = 1
-    max_attempts: int = MAX_ATTEMPTS
     last_error: str | None = None
     finished: datetime | None = None
     scheduled: bool = False  # started by the schedule rather than a RotateSecret call
@@ -97,16 +107,19 @@ def step_succeeded(rotation: Rotation, now: datetime) -> Rotation:
     return dataclasses.replace(rotation, state=State.SUCCEEDED, finished=now, last_error=None)
 
 
-def step_failed(rotation: Rotation, now: datetime, error: str, rng: random.Random) -> Rotation:
+def step_failed(
+    rotation: Rotation, now: datetime, error: str, rng: random.Random, policy: RetryPolicy | None = None
+) -> Rotation:
     """Retry the whole rotation from its first step after a backoff, or give up."""
-    if rotation.attempt >= rotation.max_attempts:
+    policy = policy or RetryPolicy()
+    if rotation.attempt >= policy.max_attempts:
         return dataclasses.replace(rotation, state=State.FAILED, finished=now, last_error=error)
     return dataclasses.replace(
         rotation,
         state=State.PENDING,
         attempt=rotation.attempt + 1,
         step_index=0,
-        not_before=now + backoff(rotation.attempt, rng),
+        not_before=now + backoff(rotation.attempt, rng, policy),
         last_error=error,
     )
 
@@ -115,9 +128,10 @@ def abandon(rotation: Rotation, now: datetime, reason: str) -> Rotation:
     return dataclasses.replace(rotation, state=State.ABANDONED, finished=now, last_error=reason)
 
 
-def backoff(attempt: int, rng: random.Random) -> timedelta:
+def backoff(attempt: int, rng: random.Random, policy: RetryPolicy | None = None) -> timedelta:
     """Exponential backoff with a cap and 'equal jitter': between half and all of the step."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** (attempt - 1)))
+    policy = policy or RetryPolicy()
+    ceiling: timedelta = min(policy.cap, policy.base * (2 ** (attempt - 1)))
     factor: float = 0.5 + rng.random() / 2
     return ceiling * factor
 

@@ -74,6 +74,7 @@ class Secret:
     kms_key_id: str | None = None
     last_accessed: datetime | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    tagged: bool = False  # once tagged, DescribeSecret shows Tags even when empty again, as AWS does
     deleted_date: datetime | None = None
     deletion_date: datetime | None = None
     policy: str | None = None

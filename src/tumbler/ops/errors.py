@@ -4,6 +4,7 @@ from tumbler.core import errors as core
 from tumbler.wire import errors as wire
 
 SECRETSMANAGER: dict[type[core.DomainError], str] = {
+    core.InvalidInput: "ValidationException",
     core.NotFound: "ResourceNotFoundException",
     core.AlreadyExists: "ResourceExistsException",
     core.InvalidRequest: "InvalidRequestException",
@@ -19,13 +20,12 @@ SECRETSMANAGER: dict[type[core.DomainError], str] = {
 
 # Lambda: statuses come from its model (ResourceNotFoundException 404, ResourceConflictException 409, ...).
 LAMBDA: dict[type[core.DomainError], str] = {
+    core.InvalidInput: "ValidationException",
     core.NotFound: "ResourceNotFoundException",
     core.AlreadyExists: "ResourceConflictException",
     core.InvalidParameter: "InvalidParameterValueException",
     core.InvalidRequest: "InvalidRequestContentException",
     core.PreconditionNotMet: "PreconditionFailedException",
-    core.Validation: "ValidationException",
-    core.PayloadTooLarge: "RequestTooLargeException",
 }
 
 TABLES: dict[str, dict[type[core.DomainError], str]] = {"secretsmanager": SECRETSMANAGER, "lambda": LAMBDA}

@@ -35,8 +35,16 @@ class StepOutcome:
 
 
 class RotationEngine:
-    def __init__(self, services: Services, *, node_id: str | None = None, lease: timedelta = timedelta(minutes=16)):
+    def __init__(
+        self,
+        services: Services,
+        *,
+        node_id: str | None = None,
+        lease: timedelta = timedelta(minutes=16),
+        policy: machine.RetryPolicy | None = None,
+    ) -> None:
         self.services = services
+        self.policy = policy or machine.RetryPolicy()
         self.node_id = node_id or uuid.uuid4().hex
         self.lease = lease  # longer than Lambda's 15-minute maximum timeout, so a live step keeps it
         self.rng = random.Random()  # jitter, not secrecy
@@ -93,7 +101,7 @@ class RotationEngine:
         now = self.services.clock.now()
         if not outcome.ok:
             error = (outcome.error or "step failed")[:MAX_ERROR_CHARS]
-            failed = machine.step_failed(rotation, now, error, self.rng)
+            failed = machine.step_failed(rotation, now, error, self.rng, self.policy)
             if failed.state is State.FAILED:
                 return self._finish(failed, "RotationFailed")
             self._audit("RotationStepFailed", failed, reason=error, retry_at=failed.not_before.isoformat())

@@ -4,6 +4,11 @@ A plain ASGI callable rather than a framework: the hot path (GetSecretValue) is 
 signature check, one parse, one store read and one decrypt, and nothing else should run.
 Read-only operations run on the event loop (SQLite reads take microseconds); writers run in
 a thread pool, because a durable commit waits for the disk.
+
+Lambda's REST API shares the port: paths under ``/2015-03-31/functions`` (one string prefix
+test, the only cost to the Secrets Manager path). Every Lambda operation runs in its own
+thread pool: each read loads a code package and Invoke waits for the function, and neither
+may hold up the event loop or Secrets Manager's writers.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import parse_qs
 
 from tumbler.core.errors import DomainError
 from tumbler.ops.context import Context, Registered, Services
 from tumbler.ops.errors import to_wire
+from tumbler.ops.lambda_ import OPERATIONS as LAMBDA
 from tumbler.ops.secretsmanager import OPERATIONS as SECRETSMANAGER
 from tumbler.wire import errors, parse, serialize
 from tumbler.wire.errors import WireError
@@ -28,11 +35,16 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 log = logging.getLogger("tumbler.server")
 MAX_BODY = 1 << 20  # far above the largest valid request (a 64 KiB value, JSON-escaped)
 JSON_TYPE = b"application/x-amz-json-1.1"
 HEALTH_PATH = "/_tumbler/health"
+LAMBDA_PREFIX = "/2015-03-31/functions"
+# Lambda's front end limits: a whole request (a base64 ZipFile inside JSON), and an Invoke payload.
+LAMBDA_MAX_BODY = 70_167_211
+INVOKE_MAX_BODY = 6_291_456
 
 
 class App:
@@ -41,7 +53,9 @@ class App:
         self.verifier = verifier
         self.access_log = access_log
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tumbler-op")
+        self.lambda_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="tumbler-lambda")
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self.on_shutdown: list[Callable[[], None]] = []  # after the pools have drained
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -60,6 +74,9 @@ class App:
                 for task in self._tasks:
                     task.cancel()
                 self.pool.shutdown(wait=True)
+                for close in self.on_shutdown:  # the function runner first: its kills end running Invokes
+                    close()
+                self.lambda_pool.shutdown(wait=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -67,18 +84,22 @@ class App:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         operation = "-"
+        is_lambda = scope["path"].startswith(LAMBDA_PREFIX)
         try:
-            body = await _read_body(receive)
-            if scope["path"] == HEALTH_PATH and scope["method"] == "GET":
-                status, headers, payload = 200, [(b"content-type", b"application/json")], b'{"status":"ok"}'
+            if is_lambda:
+                body = await _read_body(receive, *_lambda_limit(scope))
+                operation, (status, headers, payload) = await self._lambda(scope, body)
             else:
-                operation, (status, headers, payload) = await self._secretsmanager(scope, body)
+                body = await _read_body(receive, MAX_BODY, _secretsmanager_too_large)
+                if scope["path"] == HEALTH_PATH and scope["method"] == "GET":
+                    status, headers, payload = 200, [(b"content-type", b"application/json")], b'{"status":"ok"}'
+                else:
+                    operation, (status, headers, payload) = await self._secretsmanager(scope, body)
         except WireError as err:
-            status, headers, payload = serialize.error_response(err)
+            status, headers, payload = _error_response(err, is_lambda)
         except Exception:
             log.exception("internal error in %s (request %s)", operation, request_id)
-            internal = errors.error("secretsmanager", "InternalServiceError", "An error occurred on the server side.")
-            status, headers, payload = serialize.error_response(internal)
+            status, headers, payload = _error_response(_internal(is_lambda), is_lambda)
         headers = [
             *headers,
             (b"x-amzn-requestid", request_id.encode()),
@@ -89,9 +110,7 @@ class App:
         if self.access_log:
             log.info("%s %s %d %.1fms", request_id, operation, status, (time.perf_counter() - started) * 1000)
 
-    async def _secretsmanager(
-        self, scope: Scope, body: bytes
-    ) -> tuple[str, tuple[int, list[tuple[bytes, bytes]], bytes]]:
+    async def _secretsmanager(self, scope: Scope, body: bytes) -> tuple[str, Response]:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         caller = self.verifier.verify(
             scope["method"],
@@ -99,6 +118,7 @@ class App:
             scope["query_string"].decode("latin-1"),
             headers,
             body,
+            service="secretsmanager",
         )
         if scope["method"] != "POST":
             raise errors.error("secretsmanager", "UnknownOperationException", "Unknown operation.")
@@ -108,30 +128,72 @@ class App:
         if registered is None:
             raise errors.error("secretsmanager", "UnknownOperationException", f"Unknown operation {op_model.name}.")
         ctx = Context(self.services, caller.region, self.services.clock.now())
-        result = await self._run(registered, ctx, params)
+        result = await self._run(registered, ctx, params, "secretsmanager", self.pool)
         return op_model.name, (200, [(b"content-type", JSON_TYPE)], serialize.json_body(result))
 
-    async def _run(self, registered: Registered, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    async def _lambda(self, scope: Scope, body: bytes) -> tuple[str, Response]:
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        raw_path = scope.get("raw_path", b"/").decode("latin-1")
+        query_string = scope["query_string"].decode("latin-1")
+        caller = self.verifier.verify(scope["method"], raw_path, query_string, headers, body)
+        query = parse_qs(query_string, keep_blank_values=True)
+        header_map = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
+        op_model, params = parse.parse_rest_json("lambda", scope["method"], raw_path, query, header_map, body)
+        registered = LAMBDA.get(op_model.name)
+        if registered is None:  # modelled, but not (yet) served: as for a path no operation owns
+            raise WireError("UnknownOperationException", "", 404)
+        ctx = Context(self.services, caller.region, self.services.clock.now())
+        result = await self._run(registered, ctx, params, "lambda", self.lambda_pool)
+        return op_model.name, serialize.rest_json_response(op_model, result)
+
+    async def _run(
+        self, registered: Registered, ctx: Context, params: dict[str, Any], service: str, pool: ThreadPoolExecutor
+    ) -> dict[str, Any]:
         try:
             if registered.readonly:
                 return registered.func(ctx, params)
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.pool, registered.func, ctx, params)
+            return await loop.run_in_executor(pool, registered.func, ctx, params)
         except DomainError as err:
-            raise to_wire("secretsmanager", err) from None
+            raise to_wire(service, err) from None
 
 
-async def _read_body(receive: Receive) -> bytes:
+def _error_response(err: WireError, is_lambda: bool) -> Response:
+    return serialize.rest_json_error(err, "lambda") if is_lambda else serialize.error_response(err)
+
+
+def _internal(is_lambda: bool) -> WireError:
+    if is_lambda:
+        return errors.error("lambda", "ServiceException", "An error occurred on the server side.")
+    return errors.error("secretsmanager", "InternalServiceError", "An error occurred on the server side.")
+
+
+def _secretsmanager_too_large() -> WireError:
+    return errors.error(
+        "secretsmanager", "RequestEntityTooLargeException", "Request body is larger than the service allows."
+    )
+
+
+def _lambda_limit(scope: Scope) -> tuple[int, Callable[[], WireError]]:
+    """The body limit of a Lambda request and its error, named after the operation as Lambda names it."""
+    path, method = scope["path"].rstrip("/"), scope["method"]
+    if path.endswith("/invocations"):
+        limit, operation = INVOKE_MAX_BODY, "InvokeFunction"
+    else:
+        limit, operation = LAMBDA_MAX_BODY, "UpdateFunctionCode" if method == "PUT" else "CreateFunction"
+    message = f"Request must be smaller than {limit} bytes for the {operation} operation"
+    return limit, lambda: errors.error("lambda", "RequestEntityTooLargeException", message)
+
+
+async def _read_body(receive: Receive, limit: int, too_large: Callable[[], WireError]) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY:
-            raise errors.error(
-                "secretsmanager", "RequestEntityTooLargeException", "Request body is larger than the service allows."
-            )
+        if size > limit:
+            raise too_large()
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)

@@ -38,6 +38,7 @@ def doc(secret: Secret) -> str:
             "kms_key_id": secret.kms_key_id,
             "last_changed": ts(secret.last_changed),
             "tags": list(secret.tags.items()),
+            "tagged": secret.tagged,
             "deleted_date": ts(secret.deleted_date),
             "policy": secret.policy,
             "rotation": {
@@ -67,6 +68,7 @@ def secret_from_row(row: Sequence[Any], versions: Sequence[Any], stages: Sequenc
         kms_key_id=d["kms_key_id"],
         last_accessed=dt(row[6]),
         tags=dict(d["tags"]),
+        tagged=d.get("tagged", bool(d["tags"])),
         deleted_date=dt(d["deleted_date"]),
         deletion_date=dt(row[7]),
         policy=d["policy"],

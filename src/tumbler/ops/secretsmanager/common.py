@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import secrets as random_source
 import string
 from datetime import datetime, time
 from typing import Any
 
 from tumbler.core import listing
-from tumbler.core.errors import InvalidParameter, InvalidRequest, NotFound
+from tumbler.core.errors import InvalidInput, InvalidParameter, InvalidRequest, NotFound
 from tumbler.core.secrets import MAX_VALUE_BYTES, Secret, SecretValue
 from tumbler.ops.context import Context, Params, Registry, Result
 from tumbler.ports.keyring import Keyring
@@ -18,7 +19,12 @@ operation = Registry("secretsmanager")
 
 NOT_FOUND = "Secrets Manager can't find the specified secret."
 MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion."
-ON_REPLICA = "Operation is not permitted on a replica secret. Call must be made in primary secret's region."
+ON_REPLICA = "Operation not permitted on a replica secret. Call must be made in primary secret's region."
+INVALID_NAME = (
+    "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!"
+)
+NAME_CHARS = re.compile(r"[A-Za-z0-9/_+=.@-]+")
+SECRET_ID_CHARS = re.compile(r"[A-Za-z0-9/_+=.@:!-]+")  # a name or an ARN
 BOTH_VALUES = "You can't specify both a binary secret value and a string secret value in the same secret."
 SUFFIX_ALPHABET = string.ascii_letters + string.digits
 
@@ -28,15 +34,27 @@ def new_arn(ctx: Context, name: str, suffix: str | None = None, region: str | No
     return f"arn:aws:secretsmanager:{region or ctx.region}:{ctx.account_id}:secret:{name}-{suffix}"
 
 
+def check_name(name: str) -> str:
+    if not NAME_CHARS.fullmatch(name):
+        raise InvalidInput(INVALID_NAME)
+    return name
+
+
+def check_secret_id(secret_id: str) -> str:
+    if not SECRET_ID_CHARS.fullmatch(secret_id):
+        raise InvalidInput(INVALID_NAME)
+    return secret_id
+
+
 def find(reader: Reader, ctx: Context, secret_id: str) -> Secret:
-    secret = reader.find_secret(ctx.region, secret_id)
+    secret = reader.find_secret(ctx.region, check_secret_id(secret_id))
     if secret is None:
         raise NotFound(NOT_FOUND)
     return secret
 
 
 def lock(uow: UnitOfWork, ctx: Context, secret_id: str) -> Secret:
-    secret = uow.lock_secret(ctx.region, secret_id)
+    secret = uow.lock_secret(ctx.region, check_secret_id(secret_id))
     if secret is None:
         raise NotFound(NOT_FOUND)
     return secret
@@ -53,7 +71,7 @@ def writable(secret: Secret) -> Secret:
     """The secret, unless it is deleted or a read-only replica."""
     live(secret)
     if secret.is_replica:
-        raise InvalidRequest(ON_REPLICA)
+        raise InvalidParameter(ON_REPLICA)
     return secret
 
 
@@ -143,10 +161,10 @@ def describe(secret: Secret, stages_key: str = "VersionIdsToStages") -> Result:
         "OwningService": secret.owning_service,
     }
     out.update({k: v for k, v in optional.items() if v is not None})
-    if secret.tags:
+    if secret.tags or secret.tagged:
         out["Tags"] = tag_list(secret.tags)
     versions = secret.version_stages()
-    if versions or stages_key == "VersionIdsToStages":
+    if versions:
         out[stages_key] = versions
     out["CreatedDate"] = secret.created
     if secret.primary_region:

@@ -22,9 +22,8 @@ def get_resource_policy(ctx: Context, params: Params) -> Result:
 @operation("PutResourcePolicy")
 def put_resource_policy(ctx: Context, params: Params) -> Result:
     document = params["ResourcePolicy"]
-    found = policy.problems(document)
-    if found:
-        raise MalformedPolicy(" ".join(found))
+    if policy.problems(document):  # ValidateResourcePolicy tells what; AWS's Put says only this
+        raise MalformedPolicy("This policy has invalid syntax.")
     if params.get("BlockPublicPolicy") and policy.is_public(document):
         raise PublicPolicy("This resource policy will grant public access to the secret.")
     with ctx.store.transaction() as uow:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import timedelta
 
@@ -16,18 +15,12 @@ from tumbler.ops.secretsmanager.tags import check_tags
 from tumbler.ops.secretsmanager.versions import write_version
 from tumbler.ports.store import UnitOfWork
 
-NAME_PATTERN = re.compile(r"[A-Za-z0-9/_+=.@-]+")
-INVALID_NAME = (
-    "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!"
-)
 DEFAULT_RECOVERY_DAYS = 30
 
 
 @operation("CreateSecret")
 def create_secret(ctx: Context, params: Params) -> Result:
-    name = params["Name"]
-    if not NAME_PATTERN.fullmatch(name):
-        raise InvalidParameter(INVALID_NAME)
+    name = common.check_name(params["Name"])
     value = common.value_from(params)
     token = params.get("ClientRequestToken") or str(uuid.uuid4())
     tags = {t["Key"]: t.get("Value", "") for t in params.get("Tags", [])}
@@ -37,7 +30,7 @@ def create_secret(ctx: Context, params: Params) -> Result:
     with ctx.store.transaction() as uow:
         existing = uow.lock_secret(ctx.region, name)
         if existing is not None:
-            return _existing(ctx, existing, token, value)
+            return _existing(uow, ctx, existing, token, value)
         secret = Secret(
             arn=common.new_arn(ctx, name),
             name=name,
@@ -47,6 +40,7 @@ def create_secret(ctx: Context, params: Params) -> Result:
             description=params.get("Description"),
             kms_key_id=kms_key_id,
             tags=tags,
+            tagged=bool(tags),
         )
         uow.insert_secret(secret, ctx.keyring.new_data_key(key_id, common.key_aad(secret.arn)))
         out: Result = {"ARN": secret.arn, "Name": name}
@@ -59,15 +53,14 @@ def create_secret(ctx: Context, params: Params) -> Result:
         return out
 
 
-def _existing(ctx: Context, secret: Secret, token: str, value: object) -> Result:
+def _existing(uow: UnitOfWork, ctx: Context, secret: Secret, token: str, value: object) -> Result:
     """A retried CreateSecret (same token, same value) succeeds; anything else is a conflict."""
     if secret.is_deleted:
         raise InvalidRequest(
             "You can't create this secret because a secret with this name is already scheduled for deletion."
         )
     if value is not None and token in secret.versions:
-        with ctx.store.reader() as reader:
-            stored = reader.value(secret.arn, token)
+        stored = uow.value(secret.arn, token)
         if stored is not None and common.unseal(ctx.keyring, stored) == value:
             return {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
     raise AlreadyExists(f"The operation failed because the secret {secret.name} already exists.")
@@ -118,11 +111,11 @@ def delete_secret(ctx: Context, params: Params) -> Result:
     if days is not None and not 7 <= days <= 30:
         raise InvalidParameter("The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).")
     with ctx.store.transaction() as uow:
-        secret = uow.lock_secret(ctx.region, params["SecretId"])
+        secret = uow.lock_secret(ctx.region, common.check_secret_id(params["SecretId"]))
         if secret is None and force:  # AWS: forcing the delete of a missing secret is not an error
             return {"Name": params["SecretId"], "DeletionDate": ctx.now}
         secret = common.lock(uow, ctx, params["SecretId"])
-        _check_deletable(secret)
+        _check_deletable(secret, params["SecretId"])
         if force:
             uow.delete_secret(secret.arn)
             return {"ARN": secret.arn, "Name": secret.name, "DeletionDate": ctx.now}
@@ -134,12 +127,12 @@ def delete_secret(ctx: Context, params: Params) -> Result:
         return {"ARN": secret.arn, "Name": secret.name, "DeletionDate": secret.deletion_date}
 
 
-def _check_deletable(secret: Secret) -> None:
+def _check_deletable(secret: Secret, secret_id: str) -> None:
     if secret.is_replica:
-        raise InvalidRequest(common.ON_REPLICA)
+        raise InvalidParameter(common.ON_REPLICA)
     if secret.replicas:
-        raise InvalidRequest(
-            f"You can't delete secret {secret.name} that still has replica regions "
+        raise InvalidParameter(
+            f"You can't delete secret {secret_id} that still has replica regions "
             "[" + ", ".join(r.region for r in secret.replicas) + "]"
         )
 
@@ -149,7 +142,7 @@ def restore_secret(ctx: Context, params: Params) -> Result:
     with ctx.store.transaction() as uow:
         secret = common.lock(uow, ctx, params["SecretId"])
         if secret.is_replica:
-            raise InvalidRequest(common.ON_REPLICA)
+            raise InvalidParameter(common.ON_REPLICA)
         if secret.is_deleted:
             secret.deleted_date = secret.deletion_date = None
             uow.update_secret(secret)

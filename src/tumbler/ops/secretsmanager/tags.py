@@ -26,6 +26,7 @@ def tag_resource(ctx: Context, params: Params) -> Result:
         tags.update({t["Key"]: t.get("Value", "") for t in params["Tags"]})
         check_tags(tags)
         secret.tags = tags
+        secret.tagged = True
         secret.last_changed = ctx.now
         uow.update_secret(secret)
     return {}

@@ -16,14 +16,17 @@ from tumbler.ops.secretsmanager.versions import write_version
 from tumbler.ports.store import Reader
 
 NO_VALUE = "You must provide either SecretString or SecretBinary."
+MISMATCH = "You provided a VersionStage that is not associated to the provided VersionId."
 
 
 def _read(ctx: Context, reader: Reader, secret: Secret, version_id: str | None, stage: str | None) -> Result:
     common.live(secret)
     if version_id is not None:
         stored = reader.value(secret.arn, version_id)
-        if stored is None or (stage is not None and secret.stages.get(stage) != version_id):
+        if stored is None:
             raise NotFound(f"Secrets Manager can't find the specified secret value for VersionId: {version_id}")
+        if stage is not None and secret.stages.get(stage) != version_id:
+            raise InvalidRequest(MISMATCH)
     else:
         stage = stage or AWSCURRENT
         stored = reader.value_by_stage(secret.arn, stage)
