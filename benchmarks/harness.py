@@ -1,0 +1,111 @@
+"""Shared pieces for benchmarks: a Tumbler process on a free port, and pre-signed requests for wrk."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class TumblerProcess:
+    """`tumbler server` in a subprocess, stopped on exit."""
+
+    def __init__(self, data_dir: Path, *extra: str) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.extra = extra
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> TumblerProcess:
+        cmd = [
+            sys.executable,
+            "-m",
+            "tumbler.cli",
+            "server",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+        ]
+        self.process = subprocess.Popen([*cmd, *self.extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{self.endpoint}/_tumbler/health", timeout=1)  # noqa: S310
+                return self
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("tumbler did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def keys(self) -> tuple[str, str]:
+        from tumbler.server.credentials import read_credentials
+
+        found = read_credentials(self.data_dir / "credentials")
+        assert found is not None
+        return found
+
+    def client(self, service: str = "secretsmanager") -> Any:
+        key_id, secret = self.keys()
+        return boto3.client(
+            service, endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id=key_id, aws_secret_access_key=secret,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: str
+
+
+def signed_request(server: TumblerProcess, operation: str, params: dict[str, Any]) -> SignedRequest:
+    """One real SigV4-signed JSON 1.1 request, valid for the server's skew window (15 minutes)."""
+    key_id, secret = server.keys()
+    body = json.dumps(params)
+    request = AWSRequest(
+        method="POST",
+        url=server.endpoint + "/",
+        data=body,
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"secretsmanager.{operation}",
+        },
+    )
+    SigV4Auth(Credentials(key_id, secret), "secretsmanager", "us-east-1").add_auth(request)
+    headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+    headers["Host"] = f"127.0.0.1:{server.port}"
+    return SignedRequest("POST", "/", headers, body)
+
+
+def wrk_lua(request: SignedRequest) -> str:
+    """A wrk script sending ``request`` on every call."""
+    lines = [f'wrk.method = "{request.method}"', f"wrk.body = {json.dumps(request.body)}"]
+    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in request.headers.items()]
+    return "\n".join(lines) + "\n"
