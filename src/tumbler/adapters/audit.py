@@ -24,4 +24,3 @@ class JsonLinesAudit:
                 os.write(fd, line)
             finally:
                 os.close(fd)
-

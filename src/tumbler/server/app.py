@@ -55,7 +55,7 @@ class App:
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tumbler-op")
         self.lambda_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="tumbler-lambda")
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
-        self.on_shutdown: list[Callable[[], None]] = []  # after the pools have drained
+        self.on_shutdown: list[Callable[[], None]] = []  # before the Lambda pool drains: ends running Invokes
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -74,7 +74,7 @@ class App:
                 for task in self._tasks:
                     task.cancel()
                 self.pool.shutdown(wait=True)
-                for close in self.on_shutdown:  # the function runner first: its kills end running Invokes
+                for close in self.on_shutdown:
                     close()
                 self.lambda_pool.shutdown(wait=True)
                 await send({"type": "lifespan.shutdown.complete"})
@@ -135,7 +135,7 @@ class App:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         raw_path = scope.get("raw_path", b"/").decode("latin-1")
         query_string = scope["query_string"].decode("latin-1")
-        caller = self.verifier.verify(scope["method"], raw_path, query_string, headers, body)
+        caller = self.verifier.verify(scope["method"], raw_path, query_string, headers, body, service="lambda")
         query = parse_qs(query_string, keep_blank_values=True)
         header_map = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
         op_model, params = parse.parse_rest_json("lambda", scope["method"], raw_path, query, header_map, body)

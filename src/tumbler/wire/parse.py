@@ -167,9 +167,7 @@ def _has(query: dict[str, list[str]], key: str, value: str | None) -> bool:
     return key in query and (value is None or value in query[key])
 
 
-def route(
-    service: str, method: str, path: str, query: dict[str, list[str]]
-) -> tuple[OperationModel, dict[str, str]]:
+def route(service: str, method: str, path: str, query: dict[str, list[str]]) -> tuple[OperationModel, dict[str, str]]:
     """The operation for a request and its url-decoded path labels."""
     for candidate in _routes(service).get(method.upper(), ()):
         found = candidate.path.fullmatch(path)

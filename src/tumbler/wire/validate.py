@@ -144,7 +144,11 @@ def members(service: str, shape: StructureShape) -> tuple[Member, ...]:
         required = set(shape.required_members)
         plan = tuple(
             Member(
-                name, sub.serialization.get("name", name), lower_camel(name), sub, name in required,
+                name,
+                sub.serialization.get("name", name),
+                lower_camel(name),
+                sub,
+                name in required,
                 sub.serialization.get("location"),
             )
             for name, sub in shape.members.items()
@@ -354,9 +358,7 @@ class _Walk:
         else:
             self.summary(shape.value, value.values(), value, path, "Map value must satisfy constraint", whole)
 
-    def summary(
-        self, shape: Shape, items: Iterable[Any], whole: Any, path: str, label: str, hidden: bool
-    ) -> None:
+    def summary(self, shape: Shape, items: Iterable[Any], whole: Any, path: str, label: str, hidden: bool) -> None:
         """Coral reports scalar list members, map keys and map values once, for the whole container."""
         found = rules(self.service, shape)
         broken = False

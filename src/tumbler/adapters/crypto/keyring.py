@@ -218,9 +218,7 @@ class Keyring:
             return DEFAULT_KEY_ID
         kind, name = ref
         for key_id, alias in self._keys():
-            if (kind == "alias" and name == alias.removeprefix("alias/")) or (
-                kind == "id" and name == key_id
-            ):
+            if (kind == "alias" and name == alias.removeprefix("alias/")) or (kind == "id" and name == key_id):
                 return key_id
         raise InvalidParameter(INVALID_KEY)
 

@@ -90,10 +90,15 @@ def check_revision(record: FunctionRecord, params: Params, message: str = REVISI
         raise PreconditionNotMet(message)
 
 
-def touch(record: FunctionRecord, now: datetime) -> None:
-    """Every change gets a new RevisionId; configuration and code changes a new LastModified too."""
-    record.config["RevisionId"] = str(uuid.uuid4())
-    record.config["LastModified"] = lambda_date(now)
+def revise(config: dict[str, Any]) -> None:
+    """Any change to a function, its policy included, gives it a new RevisionId."""
+    config["RevisionId"] = str(uuid.uuid4())
+
+
+def touch(config: dict[str, Any], now: datetime) -> None:
+    """A configuration or code change: a new RevisionId and LastModified."""
+    revise(config)
+    config["LastModified"] = lambda_date(now)
 
 
 def lambda_date(moment: datetime) -> str:

@@ -1,0 +1,166 @@
+"""Runs stored functions: finds one, unpacks its code (once per package), hands it to the runner.
+
+This is what the Lambda ``Invoke`` operation and Secrets Manager rotation call. Code is
+unpacked into ``code_dir/<sha256 hex>/``, so an unchanged package is unpacked only once,
+by any number of functions, and a new package never disturbs a warm worker of the old one.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tumbler.core.errors import NotFound
+from tumbler.ops.lambda_.common import function_arn, not_found, parse_function_id, unsafe_member
+from tumbler.ports.runner import FunctionRunner, FunctionSpec, InvokeRequest, InvokeResult
+from tumbler.ports.store import FunctionRecord, Store
+
+log = logging.getLogger("tumbler.functions")
+
+Credentials = Callable[[FunctionRecord], Mapping[str, str]]
+# An in-process function: (region, payload) -> result. Built-in rotators will be registered here.
+Builtin = Callable[[str, bytes], InvokeResult]
+
+
+class FunctionHost:
+    """``invoke`` a function by name, partial ARN or ARN; ``invoke_async`` for Event invocations."""
+
+    def __init__(
+        self,
+        store: Store,
+        runner: FunctionRunner,
+        code_dir: Path,
+        endpoint: str,
+        credentials: Credentials,
+        *,
+        account_id: str,
+        event_workers: int = 4,
+    ) -> None:
+        self._store = store
+        self._runner = runner
+        self._code_dir = code_dir
+        self._endpoint = endpoint
+        self._credentials = credentials  # later: the function's execution role, scoped
+        self._account_id = account_id
+        # Checked before the store: a built-in function needs no package and no worker process.
+        self.builtins: dict[str, Builtin] = {}
+        self._unpacking = threading.Lock()
+        self._events = ThreadPoolExecutor(max_workers=event_workers, thread_name_prefix="tumbler-event")
+
+    def invoke(self, region: str, function: str, payload: bytes, *, redact: Sequence[str] = ()) -> InvokeResult:
+        """Run the function and wait for it. ``redact``: strings that must not appear in its log."""
+        name, fn_region = self._locate(region, function)
+        builtin = self.builtins.get(name)
+        if builtin is not None:
+            return builtin(fn_region, payload)
+        record = self._record(fn_region, name)
+        return self._runner.invoke(self._spec(record), self._request(record, payload, redact))
+
+    def invoke_async(self, region: str, function: str, payload: bytes) -> None:
+        """An Event invocation: the function must exist now; it runs later, on a background thread."""
+        name, fn_region = self._locate(region, function)
+        if name in self.builtins:
+            self._events.submit(self._run_builtin, name, fn_region, payload)
+            return
+        record = self._record(fn_region, name)
+        self._events.submit(self._run_event, record, payload)
+
+    def close(self) -> None:
+        """Drop queued Event invocations and stop every worker (running ones are killed)."""
+        self._events.shutdown(wait=False, cancel_futures=True)
+        self._runner.close()
+
+    def _locate(self, region: str, function: str) -> tuple[str, str]:
+        """(name, region) of a function identifier; a full ARN names its own region."""
+        name, qualifier, arn_region, account = parse_function_id(function)
+        fn_region = arn_region or region
+        if (account or self._account_id) != self._account_id or qualifier not in (None, "$LATEST"):
+            raise NotFound(not_found(function_arn(fn_region, account or self._account_id, name, qualifier)))
+        return name, fn_region
+
+    def _record(self, region: str, name: str) -> FunctionRecord:
+        with self._store.reader() as reader:
+            record = reader.function(region, name)
+        if record is None:
+            raise NotFound(not_found(function_arn(region, self._account_id, name)))
+        return record
+
+    def _spec(self, record: FunctionRecord) -> FunctionSpec:
+        config = record.config
+        return FunctionSpec(
+            arn=record.arn,
+            name=record.name,
+            handler=config["Handler"],
+            runtime=config["Runtime"],
+            code_dir=self._unpacked(record),
+            code_sha256=config["CodeSha256"],
+            environment=config.get("Environment", {}).get("Variables", {}),
+            timeout=config["Timeout"],
+            memory_size=config["MemorySize"],
+            role=config.get("Role", ""),
+        )
+
+    def _request(self, record: FunctionRecord, payload: bytes, redact: Sequence[str]) -> InvokeRequest:
+        return InvokeRequest(
+            event=payload,
+            request_id=str(uuid.uuid4()),
+            credentials=self._credentials(record),
+            endpoint=self._endpoint,
+            region=record.region,
+            redact=tuple(redact),
+        )
+
+    def _unpacked(self, record: FunctionRecord) -> Path:
+        """The package's directory, unpacked on first use: into a temporary directory, then renamed."""
+        target = self._code_dir / base64.b64decode(record.config["CodeSha256"]).hex()
+        if target.is_dir():
+            return target
+        with self._unpacking:  # one thread unpacks; a rename race with another process is harmless
+            if target.is_dir():
+                return target
+            self._code_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            staging = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=self._code_dir))
+            try:
+                _extract(record.code_zip, staging)
+                os.rename(staging, target)
+            except OSError:
+                if not target.is_dir():
+                    raise
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+    def _run_event(self, record: FunctionRecord, payload: bytes) -> None:
+        try:
+            result = self._runner.invoke(self._spec(record), self._request(record, payload, ()))
+        except Exception:
+            log.exception("event invocation of %s could not run", record.arn)
+            return
+        if result.function_error:  # the payload may hold anything: only say that it failed
+            log.warning("event invocation of %s ended with a function error", record.arn)
+
+    def _run_builtin(self, name: str, region: str, payload: bytes) -> None:
+        try:
+            self.builtins[name](region, payload)
+        except Exception:
+            log.exception("event invocation of built-in %s failed", name)
+
+
+def _extract(code: bytes, into: Path) -> None:
+    """Unpack a zip, refusing any entry that would land outside ``into``."""
+    with zipfile.ZipFile(io.BytesIO(code)) as archive:
+        members = archive.infolist()
+        if any(unsafe_member(m.filename) for m in members):
+            raise ValueError("the deployment package has entries outside its own directory")
+        for member in members:
+            archive.extract(member, into)

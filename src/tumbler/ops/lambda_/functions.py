@@ -1,0 +1,226 @@
+"""A function's lifecycle: create, read, list, update code and configuration, delete.
+
+Tumbler applies a change before it answers, so a function is never Pending or InProgress:
+State is always Active and LastUpdateStatus Successful (AWS answers CreateFunction with
+Pending and updates with InProgress, then settles on these).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+from tumbler.core.errors import AlreadyExists, InvalidInput, InvalidParameter
+from tumbler.ops.context import Context, Params, Result
+from tumbler.ops.lambda_ import common
+from tumbler.ops.lambda_.common import LATEST, operation
+from tumbler.ports.store import FunctionRecord
+
+DEFAULT_TIMEOUT = 3
+MAX_TIMEOUT = 900
+DEFAULT_MEMORY = 128
+PAGE_SIZE = 50  # ListFunctions returns at most 50 functions per call, whatever MaxItems says
+DEPRECATED = frozenset({"python2.7", "python3.6", "python3.7", "python3.8"})
+NO_RUNTIME = "Runtime and Handler are mandatory parameters for functions created with deployment packages."
+NO_CODE = "Please provide a source for function code."
+ZIP_ONLY = "Tumbler accepts deployment packages as ZipFile only: S3 and container image code are not supported."
+RESERVED_ENV = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})  # fmt: skip
+RESERVED_MESSAGE = (
+    "Lambda was unable to configure your environment variables because the environment variables you have "
+    "provided contains reserved keys that are currently not supported for modification. "
+    "Reserved keys used in this request: {}"
+)
+# Only ListFunctions leaves these out; GetFunction has them.
+NOT_LISTED = ("State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
+              "LastUpdateStatusReasonCode", "RuntimeVersionConfig")  # fmt: skip
+
+
+@operation("CreateFunction")
+def create_function(ctx: Context, params: Params) -> Result:
+    name = common.function_name(ctx, params["FunctionName"])
+    if params.get("PackageType") == "Image":
+        raise InvalidParameter(ZIP_ONLY)
+    code = _zip_from(params["Code"])
+    if not params.get("Runtime") or not params.get("Handler"):
+        raise InvalidParameter(NO_RUNTIME)
+    config = _new_config(ctx, name, params, code)
+    _apply_settings(config, params)
+    with ctx.store.transaction() as uow:
+        if uow.function(ctx.region, name) is not None:
+            raise AlreadyExists(f"Function already exist: {name}")
+        uow.put_function(FunctionRecord(config["FunctionArn"], name, ctx.region, config, code))
+    return common.configuration(config)
+
+
+def _new_config(ctx: Context, name: str, params: Params, code: bytes) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "FunctionName": name,
+        "FunctionArn": common.function_arn(ctx.region, ctx.account_id, name),
+        "Role": params["Role"],
+        "Description": "",
+        "Timeout": DEFAULT_TIMEOUT,
+        "MemorySize": DEFAULT_MEMORY,
+        "Version": LATEST,
+        "TracingConfig": {"Mode": "PassThrough"},
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": params.get("Architectures") or ["x86_64"],
+        "EphemeralStorage": {"Size": 512},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+    }
+    common.set_code(config, code)
+    common.touch(config, ctx.now)
+    if params.get("Tags"):
+        config["_Tags"] = dict(params["Tags"])
+    return config
+
+
+def _zip_from(code: dict[str, Any]) -> bytes:
+    """The deployment package of a Code (or UpdateFunctionCode) request."""
+    if code.get("ZipFile") is not None:
+        zipped: bytes = code["ZipFile"]
+        common.check_zip(zipped)
+        return zipped
+    if code.get("S3Bucket") or code.get("S3Key") or code.get("ImageUri"):
+        raise InvalidParameter(ZIP_ONLY)
+    raise InvalidParameter(NO_CODE)
+
+
+def _apply_settings(config: dict[str, Any], params: Params) -> None:
+    """The settings CreateFunction and UpdateFunctionConfiguration share, checked, onto ``config``."""
+    if "Runtime" in params:
+        config["Runtime"] = _runtime(params["Runtime"])
+        config["RuntimeVersionConfig"] = {"RuntimeVersionArn": _runtime_version_arn(config)}
+    for key in ("Role", "Handler", "Description", "MemorySize"):
+        if key in params:
+            config[key] = params[key]
+    if "Timeout" in params:
+        config["Timeout"] = _timeout(params["Timeout"])
+    if "Environment" in params:
+        config["Environment"] = {"Variables": _environment(params["Environment"].get("Variables", {}))}
+    if "TracingConfig" in params:
+        config["TracingConfig"] = {"Mode": params["TracingConfig"].get("Mode", "PassThrough")}
+    if "EphemeralStorage" in params:
+        config["EphemeralStorage"] = {"Size": params["EphemeralStorage"]["Size"]}
+    if "LoggingConfig" in params:
+        config["LoggingConfig"] = {**config["LoggingConfig"], **params["LoggingConfig"]}
+
+
+def _runtime(runtime: str) -> str:
+    """Only Python runs here (on the server's own interpreter); other runtimes get Lambda's refusal."""
+    if not runtime.startswith("python3.") or runtime in DEPRECATED:
+        raise InvalidParameter(
+            f"The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda "
+            "functions. We recommend you use a supported runtime while creating or updating functions."
+        )
+    return runtime
+
+
+def _runtime_version_arn(config: dict[str, Any]) -> str:
+    region = config["FunctionArn"].split(":")[3]
+    digest = hashlib.sha256(config["Runtime"].encode()).hexdigest()
+    return f"arn:aws:lambda:{region}::runtime:{digest}"
+
+
+def _timeout(seconds: int) -> int:
+    # The model declares only the minimum; Lambda's own validator has the maximum.
+    if seconds > MAX_TIMEOUT:
+        raise InvalidInput(
+            f"1 validation error detected: Value '{seconds}' at 'timeout' failed to satisfy constraint: "
+            f"Member must have value less than or equal to {MAX_TIMEOUT}"
+        )
+    return seconds
+
+
+def _environment(variables: dict[str, str]) -> dict[str, str]:
+    reserved = [key for key in variables if key in RESERVED_ENV]
+    if reserved:
+        raise InvalidParameter(RESERVED_MESSAGE.format(", ".join(reserved)))
+    return dict(variables)
+
+
+@operation("GetFunction")
+def get_function(ctx: Context, params: Params) -> Result:
+    with ctx.store.reader() as reader:
+        record = common.find(reader, ctx, params)
+    out: Result = {
+        "Configuration": common.configuration(record.config),
+        "Code": {"RepositoryType": "S3", "Location": _code_location(ctx, record)},
+    }
+    if record.config.get("_Tags"):
+        out["Tags"] = record.config["_Tags"]
+    return out
+
+
+def _code_location(ctx: Context, record: FunctionRecord) -> str:
+    # AWS answers a presigned S3 URL valid for 10 minutes; Tumbler does not serve packages over HTTP (yet).
+    return f"{ctx.services.endpoint}/_tumbler/functions/{record.region}/{record.name}/code"
+
+
+@operation("GetFunctionConfiguration")
+def get_function_configuration(ctx: Context, params: Params) -> Result:
+    with ctx.store.reader() as reader:
+        return common.configuration(common.find(reader, ctx, params).config)
+
+
+@operation("ListFunctions")
+def list_functions(ctx: Context, params: Params) -> Result:
+    """Functions by name; the marker is the name the next page starts after."""
+    size = min(params.get("MaxItems", PAGE_SIZE), PAGE_SIZE)
+    marker = params.get("Marker")
+    with ctx.store.reader() as reader:
+        records = [r for r in reader.list_functions(ctx.region) if marker is None or r.name > marker]
+    page = records[:size]
+    out: Result = {"Functions": [_listed(r.config) for r in page]}
+    if len(records) > size:
+        out["NextMarker"] = page[-1].name
+    return out
+
+
+def _listed(config: dict[str, Any]) -> Result:
+    return {k: v for k, v in common.configuration(config).items() if k not in NOT_LISTED}
+
+
+@operation("UpdateFunctionCode")
+def update_function_code(ctx: Context, params: Params) -> Result:
+    code = _zip_from(params)
+    with ctx.store.transaction() as uow:
+        record = common.find(uow, ctx, params)
+        common.check_revision(record, params)
+        config = dict(record.config)
+        common.set_code(config, code)
+        if params.get("Architectures"):
+            config["Architectures"] = params["Architectures"]
+        if params.get("DryRun"):  # validated, nothing changed
+            return common.configuration(config)
+        common.touch(config, ctx.now)
+        uow.put_function(dataclasses.replace(record, config=config, code_zip=code))
+    return common.configuration(config)
+
+
+@operation("UpdateFunctionConfiguration")
+def update_function_configuration(ctx: Context, params: Params) -> Result:
+    with ctx.store.transaction() as uow:
+        record = common.find(uow, ctx, params)
+        common.check_revision(record, params)
+        _apply_settings(record.config, params)
+        common.touch(record.config, ctx.now)
+        uow.put_function(record)
+    return common.configuration(record.config)
+
+
+@operation("DeleteFunction")
+def delete_function(ctx: Context, params: Params) -> Result:
+    with ctx.store.transaction() as uow:
+        record = common.find(uow, ctx, params)
+        uow.delete_function(ctx.region, record.name)
+    return {"StatusCode": 204}  # the model says 200; Lambda answers 204 No Content

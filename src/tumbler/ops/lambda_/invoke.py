@@ -1,0 +1,59 @@
+"""Invoke: run a function now (RequestResponse), later (Event), or only check that it could (DryRun)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Protocol
+
+import orjson
+
+from tumbler.core.errors import InvalidRequest
+from tumbler.ops.context import Context, Params, Result
+from tumbler.ops.lambda_ import common
+from tumbler.ops.lambda_.common import LATEST, operation
+from tumbler.ports.runner import InvokeResult
+
+TAIL_BYTES = 4096  # LogType=Tail: the last 4 KB of the log, base64-encoded in X-Amz-Log-Result
+NOT_JSON = "Could not parse request body into json: Could not parse payload into json: {}"
+
+
+class Host(Protocol):
+    """What Invoke needs of the function host (``adapters/runner/host.py``)."""
+
+    def invoke(self, region: str, function: str, payload: bytes, *, redact: Sequence[str] = ()) -> InvokeResult: ...
+
+    def invoke_async(self, region: str, function: str, payload: bytes) -> None: ...
+
+
+@operation("Invoke")
+def invoke(ctx: Context, params: Params) -> Result:
+    name = common.function_name(ctx, params["FunctionName"], params.get("Qualifier"))
+    event = _event(params.get("Payload"))
+    kind = params.get("InvocationType", "RequestResponse")
+    host: Host = ctx.services.functions
+    if kind == "DryRun":
+        with ctx.store.reader() as reader:
+            common.find(reader, ctx, {"FunctionName": name})
+        return {"StatusCode": 204}
+    if kind == "Event":
+        host.invoke_async(ctx.region, name, event)
+        return {"StatusCode": 202}
+    result = host.invoke(ctx.region, name, event)
+    out: Result = {"StatusCode": 200, "ExecutedVersion": LATEST, "Payload": result.payload}
+    if result.function_error:
+        out["FunctionError"] = result.function_error
+    if params.get("LogType") == "Tail":
+        out["LogResult"] = base64.b64encode(result.log.encode("utf-8")[-TAIL_BYTES:]).decode("ascii")
+    return out
+
+
+def _event(payload: bytes | None) -> bytes:
+    """The event the handler gets: the payload, which must be JSON; none at all is ``{}``."""
+    if not payload:
+        return b"{}"
+    try:
+        orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(NOT_JSON.format(exc)) from None
+    return payload
