@@ -118,7 +118,8 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path_factory.mktemp("tumbler") / "data").start()
+    fast_retries = {"TUMBLER_ROTATION_ATTEMPTS": "3", "TUMBLER_ROTATION_BACKOFF": "0.2"}
+    live = LiveServer(tmp_path_factory.mktemp("tumbler") / "data", env=fast_retries).start()
     yield live
     live.stop()
 

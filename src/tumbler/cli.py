@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from tumbler.core.rotation import BACKOFF_BASE, MAX_ATTEMPTS
 from tumbler.server.config import DEFAULT_PORT, Config, data_dir_from
 
 INSECURE_BANNER = """\
@@ -32,9 +33,29 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--account-id", default=os.environ.get("TUMBLER_ACCOUNT_ID", "123456789012"))
     server.add_argument("--dev", action="store_true", help="accept any signature (insecure, for emulator use)")
     server.add_argument("--access-log", action="store_true", help="log one line per request (never values)")
+    server.add_argument(
+        "--rotation-attempts", type=int, default=int(os.environ.get("TUMBLER_ROTATION_ATTEMPTS", MAX_ATTEMPTS))
+    )
+    server.add_argument(
+        "--rotation-backoff",
+        type=float,
+        default=float(os.environ.get("TUMBLER_ROTATION_BACKOFF", BACKOFF_BASE.total_seconds())),
+        help="seconds before the first retry of a failed rotation; doubles on each retry (capped, jittered)",
+    )
 
     env = sub.add_parser("env", help="print shell exports that point AWS tools at this server")
     _data_dir(env)
+
+    rotations = sub.add_parser("rotations", help="a secret's rotation history, newest first")
+    rotations.add_argument("secret_id")
+    rotations.add_argument("--region", default=None)
+    rotations.add_argument("--json", action="store_true")
+    _data_dir(rotations)
+
+    logs = sub.add_parser("logs", help="what a function printed, one block per invocation (values masked)")
+    logs.add_argument("function")
+    logs.add_argument("--tail", type=int, default=10, help="the last N invocations")
+    _data_dir(logs)
 
     keys = sub.add_parser("keys", help="manage encryption keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -65,10 +86,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             account_id=args.account_id,
             dev=args.dev,
             access_log=args.access_log,
+            rotation_attempts=args.rotation_attempts,
+            rotation_backoff=args.rotation_backoff,
         )
         return serve(config)
     if args.command == "env":
         return print_env(data_dir)
+    if args.command == "rotations":
+        from tumbler.server.inspect import print_rotations
+
+        return print_rotations(data_dir, args.secret_id, args.region, as_json=args.json)
+    if args.command == "logs":
+        from tumbler.server.inspect import print_logs
+
+        return print_logs(data_dir, args.function, args.tail)
     return keys_command(args.keys_command, data_dir, getattr(args, "name", None))
 
 

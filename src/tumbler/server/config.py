@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+
+from tumbler.core.rotation import BACKOFF_BASE, MAX_ATTEMPTS, RetryPolicy
 
 DEFAULT_PORT = 4590
 DEFAULT_DATA_DIR = Path(".tumbler")
@@ -19,6 +22,12 @@ class Config:
     account_id: str = "123456789012"
     dev: bool = False
     access_log: bool = False
+    rotation_attempts: int = MAX_ATTEMPTS
+    rotation_backoff: float = BACKOFF_BASE.total_seconds()  # the first retry's delay, doubling each time
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.rotation_attempts, base=timedelta(seconds=self.rotation_backoff))
 
     @property
     def endpoint(self) -> str:

@@ -11,11 +11,12 @@ import os
 import secrets
 import string
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from tumbler.core.secrets import SecretValue
 from tumbler.ports.keyring import Keyring
-from tumbler.ports.store import AccessKey, Store
+from tumbler.ports.store import AccessKey, FunctionRecord, Store
 
 DEFAULT_KEY = "aws/secretsmanager"
 PROFILE = "tumbler"
@@ -91,3 +92,44 @@ class CredentialLookup:
             return None
         aad = access_key_aad(access_key_id)
         return self._keyring.open(key.wrapped_key, aad, key.sealed_secret, aad).string
+
+
+class FunctionCredentials:
+    """The access key every function calls Tumbler back with, created on first use.
+
+    Its secret is sealed in the store like any access key; ``function-credentials`` (mode 0600)
+    holds only the key's id, so no plaintext secret is written for it. A missing or stale file
+    (its key no longer in the store) means a new key. Later each function gets its execution
+    role's scoped credentials instead; callers see only this callable.
+    """
+
+    def __init__(self, store: Store, keyring: Keyring, path: Path) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._path = path
+        self._lock = threading.Lock()
+        self._env: dict[str, str] | None = None
+
+    def __call__(self, record: FunctionRecord) -> Mapping[str, str]:
+        with self._lock:
+            if self._env is None:
+                key_id, secret = self._load() or self._create()
+                self._env = {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret}
+            return self._env
+
+    def _load(self) -> tuple[str, str] | None:
+        try:
+            key_id = self._path.read_text().strip()
+        except FileNotFoundError:
+            return None
+        secret = CredentialLookup(self._store, self._keyring)(key_id) if key_id else None
+        return (key_id, secret) if secret else None
+
+    def _create(self) -> tuple[str, str]:
+        key_id, secret = new_access_key(self._store, self._keyring, principal="lambda")
+        staging = self._path.with_name(self._path.name + ".tmp")
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(key_id + "\n")
+        os.replace(staging, self._path)
+        return key_id, secret

@@ -18,6 +18,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tumbler.core.errors import NotFound
@@ -44,8 +45,10 @@ class FunctionHost:
         credentials: Credentials,
         *,
         account_id: str,
+        log_dir: Path | None = None,
         event_workers: int = 4,
     ) -> None:
+        self._log_dir = log_dir  # one file per invocation, already redacted by the runner
         self._store = store
         self._runner = runner
         self._code_dir = code_dir
@@ -64,7 +67,10 @@ class FunctionHost:
         if builtin is not None:
             return builtin(fn_region, payload)
         record = self._record(fn_region, name)
-        return self._runner.invoke(self._spec(record), self._request(record, payload, redact))
+        request = self._request(record, payload, redact)
+        result = self._runner.invoke(self._spec(record), request)
+        self._keep_log(record.name, request.request_id, result.log)
+        return result
 
     def invoke_async(self, region: str, function: str, payload: bytes) -> None:
         """An Event invocation: the function must exist now; it runs later, on a background thread."""
@@ -140,9 +146,21 @@ class FunctionHost:
                 shutil.rmtree(staging, ignore_errors=True)
         return target
 
+    def _keep_log(self, name: str, request_id: str, text: str) -> None:
+        if self._log_dir is None:
+            return
+        folder = self._log_dir / name
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        fd = os.open(folder / f"{stamp}-{request_id}.log", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+
     def _run_event(self, record: FunctionRecord, payload: bytes) -> None:
         try:
-            result = self._runner.invoke(self._spec(record), self._request(record, payload, ()))
+            request = self._request(record, payload, ())
+            result = self._runner.invoke(self._spec(record), request)
+            self._keep_log(record.name, request.request_id, result.log)
         except Exception:
             log.exception("event invocation of %s could not run", record.arn)
             return

@@ -1,0 +1,61 @@
+"""`tumbler rotations` and `tumbler logs`: what happened, read from the data directory."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tumbler.adapters.store.sqlite import SqliteStore
+from tumbler.core.rotation import Rotation
+from tumbler.server.config import Config
+
+
+def _region(data_dir: Path, region: str | None) -> str:
+    marker = data_dir / "endpoint"
+    if region:
+        return region
+    return marker.read_text().split()[1] if marker.exists() else Config().region
+
+
+def rotation_fields(rotation: Rotation) -> dict[str, Any]:
+    fields = asdict(rotation)
+    fields["state"] = rotation.state.value
+    fields["step"] = rotation.step
+    fields["late_by"] = rotation.late_by.total_seconds() if rotation.late_by else None
+    return fields
+
+
+def print_rotations(data_dir: Path, secret_id: str, region: str | None, *, as_json: bool) -> int:
+    store = SqliteStore(Config(data_dir=data_dir).database)
+    with store.reader() as reader:
+        secret = reader.find_secret(_region(data_dir, region), secret_id)
+        found = reader.rotations(secret.arn) if secret else None
+    if found is None:
+        print(f"tumbler: no secret {secret_id}", file=sys.stderr)
+        return 1
+    rows = [rotation_fields(r) for r in found]
+    if as_json:
+        print(orjson.dumps(rows, default=str).decode())
+        return 0
+    for row in rows:
+        error = f"  {row['last_error']}" if row["last_error"] else ""
+        print(
+            f"{row['created']}  {row['state']:<9}  {row['step']:<12}  attempt {row['attempt']}  {row['token']}{error}"
+        )
+    return 0
+
+
+def print_logs(data_dir: Path, function: str, tail: int) -> int:
+    folder = data_dir / "logs" / function.split(":")[-1]
+    files = sorted(folder.glob("*.log"))[-tail:] if folder.is_dir() else []
+    if not files:
+        print(f"tumbler: no logs for {function}", file=sys.stderr)
+        return 1
+    for path in files:
+        print(f"==> {path.stem}")
+        print(path.read_text(), end="" if path.read_text().endswith("\n") else "\n")
+    return 0

@@ -1,0 +1,222 @@
+"""RotateSecret end to end: a Lambda-style rotation function registered through the Lambda API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.api.rotation_helpers import create_function, current_is, stages, wait_for
+from tests.conftest import LiveServer
+
+PREVIOUS_INCOMPLETE = "A previous rotation isn't complete. That rotation will be reattempted."
+
+
+@pytest.fixture(scope="module")
+def lam(server: LiveServer) -> Any:
+    return server.client("lambda")
+
+
+def events_of(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def history(server: LiveServer, secret_id: str) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "tumbler.cli", "rotations", secret_id, "--data-dir", str(server.data_dir), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def settled(server: LiveServer, secret_id: str) -> dict[str, Any] | None:
+    found = history(server, secret_id)
+    return found[0] if found and found[0]["state"] not in ("pending", "running") else None
+
+
+def pending_filled(sm: Any, name: str, token: str) -> bool:
+    try:
+        sm.get_secret_value(SecretId=name, VersionId=token, VersionStage="AWSPENDING")
+    except ClientError:
+        return False
+    return True
+
+
+def new_secret(sm: Any, name: str) -> str:
+    return str(sm.create_secret(Name=name, SecretString=json.dumps({"username": "app", "password": "initial"}))["ARN"])
+
+
+def test_full_rotation(server: LiveServer, sm: Any, lam: Any, name: str, tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    fn = create_function(lam, "generic_rotation.py", {"EVENTS_FILE": str(events)})
+    arn = new_secret(sm, name)
+    first = sm.get_secret_value(SecretId=name)["VersionId"]
+    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn, RotationRules={"AutomaticallyAfterDays": 30})[
+        "VersionId"
+    ]
+    wait_for(lambda: current_is(sm, name, token))
+    wait_for(lambda: settled(server, name))
+    assert stages(sm, name) == {token: ["AWSCURRENT"], first: ["AWSPREVIOUS"]}  # AWSPENDING removed
+    value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+    assert value["generation"] == 1
+    assert value["password"] != "initial"
+    described = sm.describe_secret(SecretId=name)
+    assert described["RotationEnabled"] is True
+    assert described["RotationLambdaARN"] == fn
+    assert described["RotationRules"]["AutomaticallyAfterDays"] == 30
+    assert "LastRotatedDate" in described
+    seen = events_of(events)
+    assert [e["Step"] for e in seen] == ["createSecret", "setSecret", "testSecret", "finishSecret"]
+    assert all(e["SecretId"] == arn and e["ClientRequestToken"] == token for e in seen)
+    assert all(set(e) == {"Step", "SecretId", "ClientRequestToken", "RotationToken"} for e in seen)
+    assert history(server, name)[0]["state"] == "succeeded"
+
+
+def test_token_is_the_pending_placeholder_before_create(sm: Any, lam: Any, name: str, token: str) -> None:
+    fn = create_function(lam, "generic_rotation.py", {"SLEEP_STEP": "createSecret", "SLEEP_SECONDS": "2"})
+    new_secret(sm, name)
+    assert sm.rotate_secret(SecretId=name, RotationLambdaARN=fn, ClientRequestToken=token)["VersionId"] == token
+    assert stages(sm, name)[token] == ["AWSPENDING"]
+    for kw in ({"VersionId": token}, {"VersionStage": "AWSPENDING"}):
+        with pytest.raises(ClientError) as raised:
+            sm.get_secret_value(SecretId=name, **kw)
+        assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    again = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn, ClientRequestToken=token)
+    assert again["VersionId"] == token  # the same token is a retry of the same rotation
+    with pytest.raises(ClientError) as raised:
+        sm.rotate_secret(SecretId=name, RotationLambdaARN=fn, ClientRequestToken=str(uuid.uuid4()))
+    assert raised.value.response["Error"] == {"Code": "InvalidRequestException", "Message": PREVIOUS_INCOMPLETE}
+    wait_for(lambda: current_is(sm, name, token))
+
+
+def test_failing_step_is_retried_then_fails(server: LiveServer, sm: Any, lam: Any, name: str, tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    fn = create_function(lam, "generic_rotation.py", {"FAIL_STEP": "testSecret", "EVENTS_FILE": str(events)})
+    new_secret(sm, name)
+    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)["VersionId"]
+    final = wait_for(lambda: settled(server, name), timeout=60)
+    assert final["state"] == "failed"
+    assert final["attempt"] == 3  # the test server allows 3 attempts
+    assert final["last_error"] == "testSecret: RuntimeError: testSecret failed on purpose"
+    assert [e["Step"] for e in events_of(events)].count("testSecret") == 3
+    assert stages(sm, name)[token] == ["AWSPENDING"]  # left in place, as AWS does
+    with pytest.raises(ClientError) as raised:
+        sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)
+    assert raised.value.response["Error"]["Message"] == PREVIOUS_INCOMPLETE
+    audit = (server.data_dir / "audit.log").read_text()
+    assert '"event":"RotationFailed"' in audit
+    assert token in audit
+
+
+def test_transient_failure_recovers(server: LiveServer, sm: Any, lam: Any, name: str, tmp_path: Path) -> None:
+    env = {"FAIL_STEP": "setSecret", "FAIL_TIMES": "1", "COUNTER_FILE": str(tmp_path / "count")}
+    fn = create_function(lam, "generic_rotation.py", env)
+    new_secret(sm, name)
+    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)["VersionId"]
+    wait_for(lambda: current_is(sm, name, token), timeout=60)
+    final = wait_for(lambda: settled(server, name))
+    assert (final["state"], final["attempt"]) == ("succeeded", 2)
+
+
+def test_function_timeout_fails_the_rotation(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
+    fn = create_function(lam, "generic_rotation.py", {"SLEEP_STEP": "setSecret", "SLEEP_SECONDS": "5"}, timeout=1)
+    new_secret(sm, name)
+    sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)
+    final = wait_for(lambda: settled(server, name), timeout=60)
+    assert final["state"] == "failed"
+    assert "Task timed out after 1.00 seconds" in final["last_error"]
+
+
+def test_rotate_immediately_false_only_tests(sm: Any, lam: Any, name: str, tmp_path: Path, server: LiveServer) -> None:
+    events = tmp_path / "events.jsonl"
+    fn = create_function(lam, "generic_rotation.py", {"EVENTS_FILE": str(events)})
+    new_secret(sm, name)
+    before = stages(sm, name)
+    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn, RotateImmediately=False)["VersionId"]
+    final = wait_for(lambda: settled(server, name))
+    assert final["state"] == "succeeded"
+    assert [e["Step"] for e in events_of(events)] == ["testSecret"]
+    assert stages(sm, name) == before
+    listed = sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]
+    assert token not in [v["VersionId"] for v in listed]
+    assert sm.describe_secret(SecretId=name)["RotationEnabled"] is True
+
+
+def test_cancel_rotate_secret(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
+    fn = create_function(lam, "generic_rotation.py", {"SLEEP_STEP": "setSecret", "SLEEP_SECONDS": "2"})
+    new_secret(sm, name)
+    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)["VersionId"]
+    cancelled = sm.cancel_rotate_secret(SecretId=name)
+    assert cancelled["VersionId"] == token
+    described = sm.describe_secret(SecretId=name)
+    assert described["RotationEnabled"] is False
+    assert "NextRotationDate" not in described
+    final = wait_for(lambda: settled(server, name))
+    assert final["state"] == "abandoned"
+
+
+def test_manual_put_during_rotation_abandons_it(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
+    fn = create_function(lam, "generic_rotation.py", {"SLEEP_STEP": "setSecret", "SLEEP_SECONDS": "2"})
+    new_secret(sm, name)
+    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)["VersionId"]
+    wait_for(lambda: pending_filled(sm, name, token))  # createSecret done; setSecret is sleeping
+    manual = sm.put_secret_value(SecretId=name, SecretString=json.dumps({"username": "app", "password": "manual"}))
+    final = wait_for(lambda: settled(server, name), timeout=30)
+    assert final["state"] == "abandoned"
+    assert current_is(sm, name, manual["VersionId"])
+    assert "AWSPENDING" not in stages(sm, name).get(token, [])
+    assert '"event":"RotationAbandoned"' in (server.data_dir / "audit.log").read_text()
+
+
+def test_values_never_reach_logs(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
+    fn = create_function(lam, "generic_rotation.py", {"PRINT_VALUES": "1", "FAIL_STEP": "finishSecret"})
+    marker = f"marker-{uuid.uuid4().hex}"
+    sm.create_secret(Name=name, SecretString=json.dumps({"username": "app", "password": marker}))
+    sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)
+    wait_for(lambda: settled(server, name), timeout=60)
+    logs = subprocess.run(
+        [sys.executable, "-m", "tumbler.cli", "logs", fn.split(":")[-1], "--data-dir", str(server.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert logs.returncode == 0, logs.stderr
+    assert "current value:" in logs.stdout
+    assert "****" in logs.stdout
+    pending = sm.get_secret_value(SecretId=name, VersionStage="AWSPENDING")["SecretString"]
+    new_password = json.loads(pending)["password"]
+    for text in (logs.stdout, (server.data_dir / "audit.log").read_text(), json.dumps(history(server, name))):
+        assert marker not in text
+        assert new_password not in text
+    server_log = (server.data_dir.parent / f"server-{server.port}.log").read_text()
+    assert marker not in server_log
+    assert new_password not in server_log
+
+
+def test_rotation_needs_a_function(sm: Any, name: str) -> None:
+    new_secret(sm, name)
+    with pytest.raises(ClientError) as raised:
+        sm.rotate_secret(SecretId=name)
+    assert raised.value.response["Error"]["Code"] == "InvalidRequestException"
+    with pytest.raises(ClientError) as raised:
+        sm.rotate_secret(SecretId=name, RotationLambdaARN="arn:aws:lambda:us-east-1:123456789012:function:nope")
+    assert raised.value.response["Error"]["Code"] == "InvalidRequestException"
+    described = sm.describe_secret(SecretId=name)
+    assert "RotationEnabled" not in described  # a refused RotateSecret leaves nothing behind
+    assert list(described["VersionIdsToStages"].values()) == [["AWSCURRENT"]]
+
+
+def test_cli_rotate(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
+    fn = create_function(lam, "generic_rotation.py")
+    new_secret(sm, name)
+    out = server.aws("secretsmanager", "rotate-secret", "--secret-id", name, "--rotation-lambda-arn", fn)
+    wait_for(lambda: current_is(sm, name, out["VersionId"]))
