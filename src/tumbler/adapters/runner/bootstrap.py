@@ -27,6 +27,7 @@ import os
 import resource
 import struct
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -315,7 +316,23 @@ def _fail_init(reply_fd: int, error: dict[str, Any]) -> NoReturn:
     sys.exit(1)  # as Lambda's runtime does: the next invocation starts a fresh environment
 
 
+def die_with_parent(interval: float = 0.2) -> None:
+    """If the server dies (even by SIGKILL), its workers die too: a resumed rotation step must
+    never run beside an orphan still running the same step. (PR_SET_PDEATHSIG would follow the
+    spawning *thread*, which in a thread pool may end long before the server does.)"""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str]) -> None:
+    die_with_parent()
     request_fd, reply_fd = int(argv[1]), int(argv[2])
     for fd in (request_fd, reply_fd):
         os.set_inheritable(fd, False)  # the function's own child processes must not hold them
