@@ -135,6 +135,10 @@ class UnitOfWork(Reader, Protocol):
         """Take the lease on up to ``limit`` active rotations that are due and not leased by a live owner."""
         ...
 
+    def due_scheduled(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(region, ARN) of secrets whose next scheduled rotation is due, earliest first."""
+        ...
+
     def release_leases(self) -> None:
         """Drop every lease (one server owns an embedded store, so at its start no lease is live)."""
         ...

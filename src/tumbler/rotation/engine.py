@@ -23,6 +23,7 @@ from tumbler.core.secrets import AWSCURRENT, AWSPENDING, Secret
 from tumbler.ops.context import Services
 from tumbler.ops.secretsmanager.common import unseal
 from tumbler.ports.store import Store, UnitOfWork
+from tumbler.rotation.scheduler import plan_next
 
 log = logging.getLogger("tumbler.rotation")
 MAX_ERROR_CHARS = 1000
@@ -117,6 +118,7 @@ class RotationEngine:
             secret = uow.lock_secret(rotation.region, rotation.secret_arn)
             if secret is not None:
                 rotation = self._settle(uow, secret, rotation)
+                self._plan_next(uow, secret)
             uow.put_rotation(rotation)
         self._audit(
             "RotationSucceeded" if rotation.state is State.SUCCEEDED else event, rotation, reason=rotation.last_error
@@ -158,9 +160,15 @@ class RotationEngine:
             abandoned = machine.abandon(rotation, self.services.clock.now(), reason)
             if secret is not None:
                 _drop_pending(uow, secret, rotation.token, delete_version=rotation.test_only)
+                self._plan_next(uow, secret)
             uow.put_rotation(abandoned)
         self._audit("RotationAbandoned", abandoned, reason=reason)
         return abandoned
+
+    def _plan_next(self, uow: UnitOfWork, secret: Secret) -> None:
+        """Whatever the outcome, the schedule goes on from the last successful rotation."""
+        secret.rotation.next_rotation = plan_next(secret, self.services.clock.now(), self.rng)
+        uow.update_secret(secret)
 
     def _values(self, rotation: Rotation) -> list[str]:
         """The current and pending values, masked in every log the function writes."""

@@ -8,6 +8,7 @@ import logging
 import threading
 
 from tumbler.rotation.engine import RotationEngine
+from tumbler.rotation.scheduler import Scheduler
 
 log = logging.getLogger("tumbler.rotation")
 
@@ -31,13 +32,14 @@ class Waker:
             loop.call_soon_threadsafe(event.set)
 
 
-async def run_engine(engine: RotationEngine, waker: Waker, interval: float = 1.0) -> None:
-    """Run due rotations; then sleep until woken or ``interval`` passes (retries fall due by time)."""
+async def run_engine(engine: RotationEngine, scheduler: Scheduler, waker: Waker, interval: float = 1.0) -> None:
+    """Start scheduled rotations that are due and run due rotations; then sleep until woken or
+    ``interval`` passes (retries and schedules fall due by time)."""
     wake = asyncio.Event()
     waker.bind(asyncio.get_running_loop(), wake)
     while True:
         try:
-            handled = await asyncio.to_thread(engine.run_due)
+            handled = await asyncio.to_thread(_once, engine, scheduler)
         except Exception:
             log.exception("the rotation engine failed; retrying")
             handled = 0
@@ -46,3 +48,8 @@ async def run_engine(engine: RotationEngine, waker: Waker, interval: float = 1.0
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), interval)
         wake.clear()
+
+
+def _once(engine: RotationEngine, scheduler: Scheduler) -> int:
+    scheduler.tick()
+    return engine.run_due()

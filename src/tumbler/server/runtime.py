@@ -17,6 +17,7 @@ from tumbler.adapters.store.sqlite import SqliteStore
 from tumbler.ops.context import Services
 from tumbler.rotation.engine import RotationEngine
 from tumbler.rotation.loop import Waker, run_engine
+from tumbler.rotation.scheduler import Scheduler
 from tumbler.server import credentials
 from tumbler.server.app import App
 from tumbler.server.config import Config
@@ -77,7 +78,8 @@ def build_app(runtime: Runtime) -> App:
     with runtime.store.transaction() as uow:
         uow.release_leases()  # an embedded store has one server: no lease from before is live
     engine = RotationEngine(runtime.services, policy=runtime.config.retry_policy)
-    app.background.append(lambda: run_engine(engine, runtime.waker))
+    scheduler = Scheduler(runtime.services)
+    app.background.append(lambda: run_engine(engine, scheduler, runtime.waker))
     app.on_shutdown.append(runtime.functions.close)
     return app
 

@@ -318,6 +318,14 @@ class _Session:
         )
         return [codec.rotation_from_doc(r[1]) for r in rows]
 
+    def due_scheduled(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT region, arn FROM secrets WHERE next_rotation IS NOT NULL AND next_rotation <= ? "
+            "ORDER BY next_rotation LIMIT ?",
+            (codec.ts(now), limit),
+        )
+        return [(r[0], r[1]) for r in rows]
+
     def release_leases(self) -> None:
         self.conn.execute("UPDATE rotations SET lease_owner = NULL, lease_until = NULL")
 

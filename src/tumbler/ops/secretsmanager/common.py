@@ -8,7 +8,7 @@ import string
 from datetime import datetime, time
 from typing import Any
 
-from tumbler.core import listing
+from tumbler.core import listing, schedule
 from tumbler.core.errors import InvalidInput, InvalidParameter, InvalidRequest, NotFound
 from tumbler.core.secrets import MAX_VALUE_BYTES, Secret, SecretValue
 from tumbler.ops.context import Context, Params, Registry, Result
@@ -138,6 +138,24 @@ def replication_status(secret: Secret) -> list[dict[str, Any]]:
     return out
 
 
+def shown_rules(secret: Secret) -> dict[str, Any]:
+    """RotationRules as AWS shows them: with AutomaticallyAfterDays derived for a ScheduleExpression."""
+    raw = dict(secret.rotation.rules or {})
+    if "ScheduleExpression" in raw and "AutomaticallyAfterDays" not in raw:
+        rules = schedule.parse_rules(raw)
+        raw["AutomaticallyAfterDays"] = schedule.reported_after_days(
+            rules, secret.rotation.last_rotated, secret.created
+        )
+    return raw
+
+
+def next_rotation_date(secret: Secret) -> datetime | None:
+    rot = secret.rotation
+    if not rot.enabled or not rot.rules:
+        return None
+    return schedule.next_rotation_date(schedule.parse_rules(rot.rules), rot.last_rotated, secret.created)
+
+
 def describe(secret: Secret, stages_key: str = "VersionIdsToStages") -> Result:
     """DescribeSecret's fields (ListSecrets names the version map SecretVersionsToStages)."""
     out: Result = {"ARN": secret.arn, "Name": secret.name}
@@ -151,13 +169,13 @@ def describe(secret: Secret, stages_key: str = "VersionIdsToStages") -> Result:
     if rot.lambda_arn:
         out["RotationLambdaARN"] = rot.lambda_arn
     if rot.rules:
-        out["RotationRules"] = rot.rules
+        out["RotationRules"] = shown_rules(secret)
     optional = {
         "LastRotatedDate": rot.last_rotated,
         "LastChangedDate": secret.last_changed,
         "LastAccessedDate": secret.last_accessed,
         "DeletedDate": secret.deleted_date,
-        "NextRotationDate": rot.next_rotation if rot.enabled else None,
+        "NextRotationDate": next_rotation_date(secret),
         "OwningService": secret.owning_service,
     }
     out.update({k: v for k, v in optional.items() if v is not None})

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from tumbler.core import rotation as machine
-from tumbler.core.errors import InvalidParameter, InvalidRequest
+from tumbler.core import schedule
+from tumbler.core.errors import InvalidRequest
 from tumbler.core.secrets import AWSCURRENT, AWSPENDING, Secret, VersionInfo
 from tumbler.ops.context import Context, Params, Result
 from tumbler.ops.secretsmanager import common
 from tumbler.ops.secretsmanager.common import operation
+from tumbler.ports.keyring import Keyring
 from tumbler.ports.store import Reader, UnitOfWork
 
 NO_FUNCTION = "No Lambda rotation function ARN is associated with this secret."
@@ -37,8 +40,8 @@ def function_exists(ctx: Context, reader: Reader, lambda_arn: str) -> bool:
 
 
 def check_rules(rules: dict[str, Any] | None) -> None:
-    if rules and "AutomaticallyAfterDays" in rules and "ScheduleExpression" in rules:
-        raise InvalidParameter("You can't specify both AutomaticallyAfterDays and ScheduleExpression.")
+    if rules is not None:
+        schedule.parse_rules(rules)
 
 
 @operation("RotateSecret")
@@ -61,7 +64,9 @@ def rotate_secret(ctx: Context, params: Params) -> Result:
         secret.rotation.enabled = True
         if rules is not None:
             secret.rotation.rules = rules
-        _reserve_version(uow, ctx, secret, token, copy_current=not immediately)
+        if token in secret.versions:
+            raise InvalidRequest(f"A version with the ClientRequestToken {token} already exists.")
+        reserve_version(uow, ctx.keyring, secret, token, ctx.now, copy_current=not immediately)
         rotation = machine.begin(
             str(uuid.uuid4()), secret.arn, secret.region, token, lambda_arn, ctx.now,
             secret.stages.get(AWSCURRENT), immediately=immediately,
@@ -81,20 +86,20 @@ def _in_progress(secret: Secret, token: str) -> bool:
     raise InvalidRequest(machine.PREVIOUS_INCOMPLETE)
 
 
-def _reserve_version(uow: UnitOfWork, ctx: Context, secret: Secret, token: str, *, copy_current: bool) -> None:
+def reserve_version(
+    uow: UnitOfWork, keyring: Keyring, secret: Secret, token: str, now: datetime, *, copy_current: bool
+) -> None:
     """The new version exists before createSecret runs: AWSPENDING, with no value yet.
 
     For RotateImmediately=false it holds the current value instead, for testSecret to check.
     """
-    if token in secret.versions:
-        raise InvalidRequest(f"A version with the ClientRequestToken {token} already exists.")
     blob = None
     if copy_current:
         current = uow.value_by_stage(secret.arn, AWSCURRENT)
-        value = common.unseal(ctx.keyring, current) if current else None
+        value = common.unseal(keyring, current) if current else None
         if value is not None and current is not None:
-            blob = common.seal(ctx.keyring, current.wrapped_key, secret.arn, token, value)
-    uow.put_version(secret.arn, VersionInfo(token, ctx.now), blob)
+            blob = common.seal(keyring, current.wrapped_key, secret.arn, token, value)
+    uow.put_version(secret.arn, VersionInfo(token, now), blob)
     secret.stages = {**secret.stages, AWSPENDING: token}
     uow.set_stages(secret.arn, secret.stages)
     uow.update_secret(secret)

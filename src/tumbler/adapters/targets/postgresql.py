@@ -1,0 +1,117 @@
+"""PostgreSQL (and Aurora PostgreSQL) as a rotation target, through psycopg 3.
+
+No connection pool: a step opens at most one admin connection, reuses it for that step's calls
+and closes it with the target. Rotations are rare, a pool would keep superuser sessions open
+between them (and hold a stale password once the master secret is itself rotated), and ``verify``
+must log in afresh anyway.
+
+Passwords are sent as verifiers that libpq computes on this side (``PQencryptPasswordConn``, as
+``psql``'s ``\\password`` does), so the plaintext never reaches the server's statement log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from tumbler.ports.target import CloneUser, Credentials, SetPassword, TargetError
+
+CONNECT_TIMEOUT = 5
+DEFAULT_DBNAME = "postgres"
+Connection = psycopg.Connection[Any]
+
+
+def connect(creds: Credentials) -> Connection:
+    return psycopg.connect(
+        host=creds.host,
+        port=creds.port,
+        user=creds.username,
+        password=creds.password,
+        dbname=creds.dbname or DEFAULT_DBNAME,
+        connect_timeout=CONNECT_TIMEOUT,
+        application_name="tumbler-rotation",
+        autocommit=True,
+        **_tls(creds.ssl),
+    )
+
+
+def _tls(ssl: bool | None) -> dict[str, str]:
+    if ssl is None:
+        return {"sslmode": "prefer"}
+    if not ssl:
+        return {"sslmode": "disable"}
+    # "system": the operating system's CAs, as the AWS templates verify against (libpq 16 and later)
+    return {"sslmode": "verify-full", **({"sslrootcert": "system"} if psycopg.pq.version() >= 160000 else {})}
+
+
+class PostgresTarget:
+    def __init__(self) -> None:
+        self._admin: tuple[Credentials, Connection] | None = None
+
+    def verify(self, creds: Credentials) -> None:
+        with connect(creds) as conn:
+            conn.execute("SELECT 1")
+
+    def set_password(self, request: SetPassword) -> None:
+        conn = self._session(request.admin)
+        _require(conn, request.username)
+        _alter_password(conn, request.username, request.new_password)
+
+    def clone_user(self, request: CloneUser) -> bool:
+        conn = self._session(request.admin)
+        with conn.transaction():  # all or nothing: a half-made clone never exists
+            _require(conn, request.source_username)
+            if _exists(conn, request.new_username):
+                _alter_password(conn, request.new_username, request.password)
+                return False
+            new = sql.Identifier(request.new_username)
+            verifier = _verifier(conn, request.new_username, request.password)
+            conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(new, sql.Literal(verifier)))
+            # Member of the source (its privileges, and objects it owns) and of each of its roles, as the
+            # AWS multi-user template does; an existing clone is never granted again, so alternating back
+            # to the original user cannot make a circular membership.
+            for role in [request.source_username, *_memberships(conn, request.source_username)]:
+                conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), new))
+        return True
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin[1].close()
+            self._admin = None
+
+    def _session(self, admin: Credentials) -> Connection:
+        if self._admin is None or self._admin[0] != admin or self._admin[1].closed:
+            self.close()
+            self._admin = (admin, connect(admin))
+        return self._admin[1]
+
+
+def _exists(conn: Connection, role: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
+
+
+def _require(conn: Connection, role: str) -> None:
+    if not _exists(conn, role):
+        raise TargetError(f"Role {role} does not exist")
+
+
+def _memberships(conn: Connection, role: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT DISTINCT g.rolname FROM pg_auth_members m"
+        " JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member"
+        " WHERE u.rolname = %s ORDER BY 1",
+        (role,),
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def _verifier(conn: Connection, role: str, password: str) -> str:
+    """The password as the server's ``password_encryption`` stores it (libpq asks the server which)."""
+    return conn.pgconn.encrypt_password(password.encode(), role.encode()).decode("ascii")
+
+
+def _alter_password(conn: Connection, role: str, password: str) -> None:
+    verifier = sql.Literal(_verifier(conn, role, password))
+    conn.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(sql.Identifier(role), verifier))

@@ -1,0 +1,206 @@
+"""Schedules that fire, driven by an injectable clock: no sleeping for real hours.
+
+The scheduler and engine run against a real SQLite store and keyring; the rotation function
+is an in-process fake that does what AWS's generic template does, through the operations.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tumbler.adapters.crypto.keyring import Keyring
+from tumbler.adapters.crypto.masterkey import MasterKey
+from tumbler.adapters.store.sqlite import SqliteStore
+from tumbler.core.rotation import State
+from tumbler.ops.context import Context, Services
+from tumbler.ops.secretsmanager import OPERATIONS
+from tumbler.ports.runner import InvokeResult
+from tumbler.rotation.engine import RotationEngine
+from tumbler.rotation.scheduler import Scheduler
+
+FN = "arn:aws:lambda:us-east-1:123456789012:function:fake"
+T0 = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.t = now
+
+    def now(self) -> datetime:
+        return self.t
+
+
+@dataclass
+class FakeFunction:
+    """The generic template's four steps, in-process, through the Secrets Manager operations."""
+
+    services: Services | None = None
+    calls: list[str] = field(default_factory=list)
+
+    def has_builtin(self, name: str) -> bool:
+        return True
+
+    def invoke(self, region: str, function: str, payload: bytes, *, redact: Any = ()) -> InvokeResult:
+        event = json.loads(payload)
+        self.calls.append(event["Step"])
+        arn, token = event["SecretId"], event["ClientRequestToken"]
+        if event["Step"] == "createSecret":
+            call(self.services, "PutSecretValue", SecretId=arn, ClientRequestToken=token,
+                 SecretString="rotated", VersionStages=["AWSPENDING"])  # fmt: skip
+        elif event["Step"] == "finishSecret":
+            current = call(self.services, "DescribeSecret", SecretId=arn)["VersionIdsToStages"]
+            holder = next(v for v, s in current.items() if "AWSCURRENT" in s)
+            call(self.services, "UpdateSecretVersionStage", SecretId=arn, VersionStage="AWSCURRENT",
+                 MoveToVersionId=token, RemoveFromVersionId=holder)  # fmt: skip
+        return InvokeResult(b"null", None, "", 1.0, False)
+
+
+def call(services: Services | None, op: str, **params: Any) -> Any:
+    assert services is not None
+    return OPERATIONS[op].func(Context(services, "us-east-1", services.clock.now()), params)
+
+
+@dataclass
+class World:
+    services: Services
+    clock: Clock
+    fn: FakeFunction
+    engine: RotationEngine
+    scheduler: Scheduler
+
+    def op(self, name: str, **params: Any) -> Any:
+        return call(self.services, name, **params)
+
+    def settle(self) -> None:
+        while self.engine.run_due():
+            pass
+
+    def history(self, name: str) -> list[Any]:
+        with self.services.store.reader() as reader:
+            secret = reader.find_secret("us-east-1", name)
+            assert secret is not None
+            return reader.rotations(secret.arn)
+
+    def next_rotation(self, name: str) -> datetime:
+        with self.services.store.reader() as reader:
+            secret = reader.find_secret("us-east-1", name)
+        assert secret is not None
+        assert secret.rotation.next_rotation is not None
+        return secret.rotation.next_rotation
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    clock, fn = Clock(T0), FakeFunction()
+    store = SqliteStore(tmp_path / "t.db")
+    services = Services(store=store, keyring=Keyring(MasterKey.generate()), clock=clock, account_id="123456789012",
+                        functions=fn)  # fmt: skip
+    fn.services = services
+    return World(services, clock, fn, RotationEngine(services), Scheduler(services, rng=random.Random(7)))
+
+
+def configure(world: World, name: str, rules: dict[str, Any]) -> None:
+    world.op("CreateSecret", Name=name, SecretString="initial")
+    world.op("RotateSecret", SecretId=name, RotationLambdaARN=FN, RotationRules=rules)
+    world.settle()  # RotateSecret rotates immediately
+
+
+def test_after_days_fires_inside_the_next_day_window(world: World) -> None:
+    configure(world, "s1", {"AutomaticallyAfterDays": 2})
+    due = world.next_rotation("s1")
+    assert datetime(2026, 3, 12, tzinfo=UTC) <= due < datetime(2026, 3, 13, tzinfo=UTC)
+    described = world.op("DescribeSecret", SecretId="s1")
+    assert described["NextRotationDate"] == datetime(2026, 3, 12, 23, 59, 59, tzinfo=UTC)
+    world.clock.t = due - timedelta(seconds=1)
+    assert world.scheduler.tick() == 0
+    world.clock.t = due
+    assert world.scheduler.tick() == 1
+    assert world.scheduler.tick() == 0  # never started twice
+    world.settle()
+    runs = world.history("s1")
+    assert [r.state for r in runs] == [State.SUCCEEDED, State.SUCCEEDED]
+    assert runs[0].scheduled
+    assert runs[0].late_by is None
+    assert datetime(2026, 3, 14, tzinfo=UTC) <= world.next_rotation("s1") < datetime(2026, 3, 15, tzinfo=UTC)
+
+
+def test_missed_window_is_caught_up_and_marked_late(world: World) -> None:
+    configure(world, "s2", {"AutomaticallyAfterDays": 1})
+    world.clock.t = datetime(2026, 3, 15, 6, tzinfo=UTC)  # the server was down through the 11th
+    assert world.scheduler.tick() == 1
+    world.settle()
+    late = world.history("s2")[0]
+    assert late.state is State.SUCCEEDED
+    assert late.late_by == datetime(2026, 3, 15, 6, tzinfo=UTC) - datetime(2026, 3, 12, tzinfo=UTC)
+    assert world.next_rotation("s2") >= datetime(2026, 3, 16, tzinfo=UTC)  # from the late rotation on
+
+
+def test_a_running_rotation_is_not_started_twice(world: World) -> None:
+    configure(world, "s3", {"AutomaticallyAfterDays": 1})
+    world.op("RotateSecret", SecretId="s3")  # a manual rotation, still pending
+    world.clock.t = world.next_rotation("s3") + timedelta(days=1)
+    assert world.scheduler.tick() == 0
+    world.settle()
+    assert len(world.history("s3")) == 2  # the first and the manual one; no scheduled one
+
+
+def test_cancel_stops_the_schedule(world: World) -> None:
+    configure(world, "s4", {"AutomaticallyAfterDays": 1})
+    world.op("CancelRotateSecret", SecretId="s4")
+    world.clock.t += timedelta(days=5)
+    assert world.scheduler.tick() == 0
+    assert "NextRotationDate" not in world.op("DescribeSecret", SecretId="s4")
+
+
+def test_rate_hours_windows_start_on_the_grid(world: World) -> None:
+    configure(world, "s5", {"ScheduleExpression": "rate(6 hours)"})  # rotated at 09:30 -> next window 12:00-13:00
+    due = world.next_rotation("s5")
+    assert datetime(2026, 3, 10, 12, tzinfo=UTC) <= due < datetime(2026, 3, 10, 13, tzinfo=UTC)
+    shown = world.op("DescribeSecret", SecretId="s5")["RotationRules"]
+    assert shown == {"ScheduleExpression": "rate(6 hours)", "AutomaticallyAfterDays": 1}
+
+
+def test_cron_window_starts_at_the_expression_hour(world: World) -> None:
+    configure(world, "s6", {"ScheduleExpression": "cron(0 16 ? * 6 *)", "Duration": "2h"})  # Fridays 16:00 UTC
+    due = world.next_rotation("s6")
+    assert datetime(2026, 3, 13, 16, tzinfo=UTC) <= due < datetime(2026, 3, 13, 18, tzinfo=UTC)  # Friday the 13th
+
+
+def test_invalid_rules_change_nothing(world: World) -> None:
+    from tumbler.core.errors import InvalidParameter
+
+    world.op("CreateSecret", Name="s7", SecretString="v")
+    for rules in ({"AutomaticallyAfterDays": 0}, {"ScheduleExpression": "rate(2 hours)"},
+                  {"AutomaticallyAfterDays": 1, "ScheduleExpression": "rate(1 day)"}):  # fmt: skip
+        with pytest.raises(InvalidParameter):
+            world.op("RotateSecret", SecretId="s7", RotationLambdaARN=FN, RotationRules=rules)
+    described = world.op("DescribeSecret", SecretId="s7")
+    assert "RotationEnabled" not in described
+    assert list(described["VersionIdsToStages"].values()) == [["AWSCURRENT"]]
+
+
+def test_start_hours_spread_over_the_day(world: World) -> None:
+    for i in range(240):
+        configure(world, f"spread-{i}", {"AutomaticallyAfterDays": 1})
+    moments = [world.next_rotation(f"spread-{i}") for i in range(240)]
+    hours = collections.Counter(m.hour for m in moments)
+    assert all(datetime(2026, 3, 11, tzinfo=UTC) <= m < datetime(2026, 3, 12, tzinfo=UTC) for m in moments)
+    assert len(hours) >= 20  # 240 draws over 24 hours: a constant or narrow pick fails this
+    assert max(hours.values()) <= 25
+    early = sum(1 for m in moments if m.minute < 15)
+    assert early > 240 * 0.5  # minutes weighted towards the top of the hour
+
+
+def test_a_new_scheduler_finds_what_is_due(world: World) -> None:
+    configure(world, "s8", {"AutomaticallyAfterDays": 1})
+    world.clock.t = world.next_rotation("s8")
+    fresh = Scheduler(world.services)  # a restarted server: the schedule lives in the store
+    assert fresh.tick() == 1
