@@ -57,6 +57,18 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--tail", type=int, default=10, help="the last N invocations")
     _data_dir(logs)
 
+    sched = sub.add_parser("schedule", help="rotation schedules")
+    sched_sub = sched.add_subparsers(dest="schedule_command", required=True)
+    preview = sched_sub.add_parser("preview", help="the next rotation windows of a secret or of given rules")
+    which = preview.add_mutually_exclusive_group(required=True)
+    which.add_argument("--secret-id")
+    which.add_argument("--expression", help="rate(...) or cron(...), as ScheduleExpression")
+    which.add_argument("--after-days", type=int, help="as AutomaticallyAfterDays")
+    preview.add_argument("--duration", help="the window length, e.g. 3h")
+    preview.add_argument("--count", type=int, default=5)
+    preview.add_argument("--region", default=None)
+    _data_dir(preview)
+
     keys = sub.add_parser("keys", help="manage encryption keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a named key, usable as KmsKeyId alias/NAME")
@@ -96,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tumbler.server.inspect import print_rotations
 
         return print_rotations(data_dir, args.secret_id, args.region, as_json=args.json)
+    if args.command == "schedule":
+        from tumbler.server.inspect import print_preview
+
+        return print_preview(data_dir, args)
     if args.command == "logs":
         from tumbler.server.inspect import print_logs
 

@@ -59,3 +59,37 @@ def print_logs(data_dir: Path, function: str, tail: int) -> int:
         print(f"==> {path.stem}")
         print(path.read_text(), end="" if path.read_text().endswith("\n") else "\n")
     return 0
+
+
+def print_preview(data_dir: Path, args: Any) -> int:
+    """The next rotation windows of a secret, or of rules given on the command line."""
+    from datetime import UTC, datetime
+
+    from tumbler.core import schedule
+    from tumbler.core.errors import DomainError
+
+    now = datetime.now(UTC)
+    if args.secret_id:
+        store = SqliteStore(Config(data_dir=data_dir).database)
+        with store.reader() as reader:
+            secret = reader.find_secret(_region(data_dir, args.region), args.secret_id)
+        if secret is None or not secret.rotation.rules:
+            print(f"tumbler: {args.secret_id} has no rotation schedule", file=sys.stderr)
+            return 1
+        raw, last, created = secret.rotation.rules, secret.rotation.last_rotated, secret.created
+    else:
+        raw = (
+            {"ScheduleExpression": args.expression} if args.expression else {"AutomaticallyAfterDays": args.after_days}
+        )
+        if args.duration:
+            raw["Duration"] = args.duration
+        last, created = now, now
+    try:
+        rules = schedule.parse_rules(raw)
+    except DomainError as err:
+        print(f"tumbler: invalid rules: {err.message}", file=sys.stderr)
+        return 2
+    first_after = last or created
+    for window in schedule.windows(rules, last, created, max(now, first_after), args.count):
+        print(f"{window.start:%Y-%m-%d %H:%M} UTC  ->  {window.end:%Y-%m-%d %H:%M} UTC")
+    return 0
