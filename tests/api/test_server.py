@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -166,3 +167,21 @@ def test_concurrent_writers_keep_every_invariant(server: LiveServer, name: str) 
     assert holders["AWSCURRENT"] != holders["AWSPREVIOUS"]
     current = sm.get_secret_value(SecretId=name)
     assert current["VersionId"] == holders["AWSCURRENT"][0]
+
+
+def test_schedule_preview_of_rules_and_of_a_secret(server: LiveServer, sm: Any, name: str) -> None:
+    done = tumbler("schedule", "preview", "--expression", "cron(0 16 ? * 6 *)", "--duration", "2h", "--count", "3")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 3
+    starts = [datetime.strptime(line.split(" UTC")[0], "%Y-%m-%d %H:%M") for line in lines]
+    assert all(s.weekday() == 4 and s.hour == 16 for s in starts)  # Fridays (AWS day 6) at 16:00
+    assert [b - a for a, b in itertools.pairwise(starts)] == [timedelta(days=7)] * 2
+    assert all(line.endswith("18:00 UTC") for line in lines)
+    bad = tumbler("schedule", "preview", "--expression", "rate(2 hours)")
+    assert bad.returncode == 2
+    assert "Rate in hour should be least 4" in bad.stderr
+    sm.create_secret(Name=name, SecretString="v")
+    missing = tumbler("schedule", "preview", "--secret-id", name, "--data-dir", str(server.data_dir))
+    assert missing.returncode == 1
+    assert "has no rotation schedule" in missing.stderr
