@@ -69,6 +69,10 @@ class Reader(Protocol):
         """(key id, alias) of every named encryption key."""
         ...
 
+    def due_scheduled(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(region, ARN) of secrets whose next scheduled rotation is due, earliest first."""
+        ...
+
     def rotation(self, rotation_id: str) -> Rotation | None: ...
 
     def active_rotation(self, arn: str) -> Rotation | None:
@@ -133,10 +137,6 @@ class UnitOfWork(Reader, Protocol):
 
     def claim_rotations(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[Rotation]:
         """Take the lease on up to ``limit`` active rotations that are due and not leased by a live owner."""
-        ...
-
-    def due_scheduled(self, now: datetime, limit: int) -> list[tuple[str, str]]:
-        """(region, ARN) of secrets whose next scheduled rotation is due, earliest first."""
         ...
 
     def release_leases(self) -> None:

@@ -50,8 +50,12 @@ class Scheduler:
         """Start every scheduled rotation that is due; the number started."""
         now = self.services.clock.now()
         started = 0
+        with self.services.store.reader() as reader:  # an idle tick takes no write lock
+            due = reader.due_scheduled(now, limit)
+        if not due:
+            return 0
         with self.services.store.transaction() as uow:
-            for region, arn in uow.due_scheduled(now, limit):
+            for region, arn in due:
                 secret = uow.lock_secret(region, arn)
                 if secret is not None and self._start(uow, secret, now):
                     started += 1
