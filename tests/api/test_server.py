@@ -185,3 +185,19 @@ def test_schedule_preview_of_rules_and_of_a_secret(server: LiveServer, sm: Any, 
     missing = tumbler("schedule", "preview", "--secret-id", name, "--data-dir", str(server.data_dir))
     assert missing.returncode == 1
     assert "has no rotation schedule" in missing.stderr
+
+
+def test_several_workers_serve_and_rotate(tmp_path: Path, name: str) -> None:
+    from tests.api.rotation_helpers import create_function, current_is, wait_for
+
+    live = LiveServer(tmp_path / "workers", extra_args=["--workers", "2"]).start()
+    try:
+        sm = live.client()
+        sm.create_secret(Name=name, SecretString=json.dumps({"username": "app", "password": "p"}))
+        values = {sm.get_secret_value(SecretId=name)["SecretString"] for _ in range(20)}
+        assert len(values) == 1
+        fn = create_function(live.client("lambda"), "generic_rotation.py")
+        token = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)["VersionId"]
+        wait_for(lambda: current_is(sm, name, token), timeout=30)
+    finally:
+        live.stop()

@@ -27,6 +27,19 @@ class StoredValue:
 
 
 @dataclass(frozen=True)
+class ValueRead:
+    """What GetSecretValue needs, read in one round trip: the hot path."""
+
+    arn: str
+    name: str
+    deleted: bool
+    last_accessed: datetime | None  # the secret's
+    stored: StoredValue | None  # None: no version with that id (or label)
+    stages: list[str]  # the labels on that version
+    version_accessed: datetime | None
+
+
+@dataclass(frozen=True)
 class AccessKey:
     """An access key; its secret is sealed like a secret value, under its own data key."""
 
@@ -51,6 +64,10 @@ class FunctionRecord:
 class Reader(Protocol):
     def find_secret(self, region: str, secret_id: str) -> Secret | None:
         """A secret by name, full ARN or partial ARN (ARN without the 6-character suffix)."""
+        ...
+
+    def read_value(self, region: str, secret_id: str, *, version_id: str | None, stage: str) -> ValueRead | None:
+        """A secret's version by id (when given) or else by label; None when there is no such secret."""
         ...
 
     def wrapped_key(self, arn: str) -> bytes: ...

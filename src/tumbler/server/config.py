@@ -22,6 +22,7 @@ class Config:
     account_id: str = "123456789012"
     dev: bool = False
     access_log: bool = False
+    workers: int = 1  # server processes sharing the port; every one verifies, reads and rotates
     rotation_attempts: int = MAX_ATTEMPTS
     rotation_backoff: float = BACKOFF_BASE.total_seconds()  # the first retry's delay, doubling each time
 

@@ -71,12 +71,19 @@ def open_runtime(config: Config) -> Runtime:
     return Runtime(config, services, store, keyring, functions, waker)
 
 
+def release_stale_leases(runtime: Runtime) -> None:
+    """At the start of the one server that owns an embedded store, no lease from before is live.
+
+    Called once by the parent process, before any worker starts: never by a worker, and never
+    for a store shared by several nodes, where another node's lease may well be live."""
+    with runtime.store.transaction() as uow:
+        uow.release_leases()
+
+
 def build_app(runtime: Runtime) -> App:
     lookup = credentials.CredentialLookup(runtime.store, runtime.keyring)
     app = App(runtime.services, Verifier(lookup, dev=runtime.config.dev), access_log=runtime.config.access_log)
     app.background.append(lambda: _purge_loop(runtime))
-    with runtime.store.transaction() as uow:
-        uow.release_leases()  # an embedded store has one server: no lease from before is live
     engine = RotationEngine(runtime.services, policy=runtime.config.retry_policy)
     scheduler = Scheduler(runtime.services)
     app.background.append(lambda: run_engine(engine, scheduler, runtime.waker))

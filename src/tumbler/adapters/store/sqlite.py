@@ -20,7 +20,7 @@ import orjson
 from tumbler.adapters.store import codec
 from tumbler.core.rotation import Rotation
 from tumbler.core.secrets import Secret, VersionInfo
-from tumbler.ports.store import AccessKey, FunctionRecord, StoredValue
+from tumbler.ports.store import AccessKey, FunctionRecord, StoredValue, ValueRead
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS secrets (
@@ -86,6 +86,13 @@ CREATE TABLE IF NOT EXISTS kms_keys (
 );
 """
 
+LABEL_SEPARATOR = "\x1f"  # labels may hold commas; never a unit separator
+READ_VALUE = (
+    "SELECT s.arn, s.name, s.deletion_date, s.last_accessed, v.arn, v.version_id, v.blob, v.created, p.wrapped_key, "
+    "(SELECT group_concat(l.label, char(31)) FROM stages l WHERE l.arn = v.arn AND l.version_id = v.version_id), "
+    "v.last_accessed FROM secrets s JOIN secrets p ON p.arn = s.source_arn "
+    "LEFT JOIN versions v ON v.arn = p.arn AND {match} WHERE "
+)
 SECRET_COLUMNS = "arn, region, name, source_arn, doc, created, last_accessed, deletion_date, next_rotation"
 
 
@@ -101,14 +108,32 @@ class _Session:
         return self._hydrate(row) if row else None
 
     def _secret_row(self, region: str, secret_id: str) -> Any:
-        q = f"SELECT {SECRET_COLUMNS} FROM secrets WHERE "
-        if secret_id.startswith("arn:"):
-            row = self.conn.execute(q + "arn = ? AND region = ?", (secret_id, region)).fetchone()
-            if row is None:  # a partial ARN: everything but the '-XXXXXX' suffix
-                pattern = secret_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-______"
-                row = self.conn.execute(q + "arn LIKE ? ESCAPE '\\' AND region = ?", (pattern, region)).fetchone()
-            return row
-        return self.conn.execute(q + "region = ? AND name = ?", (region, secret_id)).fetchone()
+        return self._by_id(f"SELECT {SECRET_COLUMNS} FROM secrets s WHERE ", (), region, secret_id)
+
+    def _by_id(self, query: str, params: tuple[Any, ...], region: str, secret_id: str) -> Any:
+        """The first row of ``query`` (which calls the secrets table ``s``) for a name, full or partial ARN."""
+        if not secret_id.startswith("arn:"):
+            return self.conn.execute(query + "s.region = ? AND s.name = ?", (*params, region, secret_id)).fetchone()
+        row = self.conn.execute(query + "s.arn = ? AND s.region = ?", (*params, secret_id, region)).fetchone()
+        if row is None:  # a partial ARN: everything but the '-XXXXXX' suffix
+            pattern = secret_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "-______"
+            like = query + "s.arn LIKE ? ESCAPE '\\' AND s.region = ?"
+            row = self.conn.execute(like, (*params, pattern, region)).fetchone()
+        return row
+
+    def read_value(self, region: str, secret_id: str, *, version_id: str | None, stage: str) -> ValueRead | None:
+        if version_id is not None:
+            match, key = "v.version_id = ?", version_id
+        else:
+            match, key = "v.version_id = (SELECT g.version_id FROM stages g WHERE g.arn = p.arn AND g.label = ?)", stage
+        row = self._by_id(READ_VALUE.format(match=match), (key,), region, secret_id)
+        if row is None:
+            return None
+        stored = None
+        if row[4] is not None:
+            stored = StoredValue(row[4], row[5], bytes(row[8]), _blob(row[6]), codec.dt_required(row[7]))
+        labels = row[9].split(LABEL_SEPARATOR) if row[9] else []
+        return ValueRead(row[0], row[1], row[2] is not None, codec.dt(row[3]), stored, labels, codec.dt(row[10]))
 
     def _hydrate(self, row: Any) -> Secret:
         source = row[3]
@@ -338,6 +363,10 @@ class _Session:
 
 def _function(row: Any) -> FunctionRecord:
     return FunctionRecord(row[0], row[1], row[2], orjson.loads(row[3]), bytes(row[4]), row[5])
+
+
+def _blob(value: Any) -> bytes | None:
+    return bytes(value) if value is not None else None
 
 
 def _stored(row: Any) -> StoredValue | None:
