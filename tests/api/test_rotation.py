@@ -220,3 +220,49 @@ def test_cli_rotate(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
     new_secret(sm, name)
     out = server.aws("secretsmanager", "rotate-secret", "--secret-id", name, "--rotation-lambda-arn", fn)
     wait_for(lambda: current_is(sm, name, out["VersionId"]))
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ({"AutomaticallyAfterDays": 7, "ScheduleExpression": "rate(7 days)"}, "You cannot specify both rotation"),
+        ({"ScheduleExpression": "rate(3 hours)"}, "Rate in hour should be least 4"),
+        ({"ScheduleExpression": "cron(15 10 * * ? *)"}, "Invalid schedule expression."),
+        ({"ScheduleExpression": "cron(0 10 1 * MON *)"}, "Invalid schedule expression."),
+        ({"ScheduleExpression": "rate(1 day)", "Duration": "25h"}, "Duration must be at least 1 hour"),
+    ],
+)
+def test_invalid_rules_are_refused_and_change_nothing(
+    sm: Any, lam: Any, name: str, rules: dict[str, Any], message: str
+) -> None:
+    fn = create_function(lam, "generic_rotation.py")
+    new_secret(sm, name)
+    before = sm.describe_secret(SecretId=name)
+    with pytest.raises(ClientError) as raised:
+        sm.rotate_secret(SecretId=name, RotationLambdaARN=fn, RotationRules=rules)
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert raised.value.response["Error"]["Message"].startswith(message)
+    after = sm.describe_secret(SecretId=name)
+    assert after["VersionIdsToStages"] == before["VersionIdsToStages"]
+    assert "RotationEnabled" not in after
+
+
+def test_describe_shows_schedule_fields(sm: Any, lam: Any, name: str) -> None:
+    fn = create_function(lam, "generic_rotation.py")
+    new_secret(sm, name)
+    token = sm.rotate_secret(
+        SecretId=name, RotationLambdaARN=fn, RotationRules={"ScheduleExpression": "rate(10 days)", "Duration": "3h"}
+    )["VersionId"]
+    wait_for(lambda: current_is(sm, name, token))
+    described = wait_for(lambda: (d := sm.describe_secret(SecretId=name)).get("NextRotationDate") and d)
+    assert described["RotationRules"] == {
+        "ScheduleExpression": "rate(10 days)",
+        "Duration": "3h",
+        "AutomaticallyAfterDays": 10,
+    }
+    last, nxt = described["LastRotatedDate"], described["NextRotationDate"]
+    assert (nxt.date() - last.date()).days == 10
+    assert (nxt.hour, nxt.minute, nxt.second) == (2, 59, 59)  # the last second of a 00:00-03:00 UTC window
+    listed = sm.list_secrets(Filters=[{"Key": "name", "Values": [name]}])["SecretList"][0]
+    assert listed["NextRotationDate"] == nxt
+    assert listed["RotationEnabled"] is True
