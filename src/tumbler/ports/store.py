@@ -26,6 +26,10 @@ class StoredValue:
     created: datetime
 
 
+# Every table a store keeps, in an order that loads cleanly (export/import moves them as they are).
+TABLES = ("kms_keys", "access_keys", "functions", "secrets", "versions", "stages", "rotations")
+
+
 @dataclass(frozen=True)
 class ValueRead:
     """What GetSecretValue needs, read in one round trip: the hot path."""
@@ -65,6 +69,12 @@ class Reader(Protocol):
     def find_secret(self, region: str, secret_id: str) -> Secret | None:
         """A secret by name, full ARN or partial ARN (ARN without the 6-character suffix)."""
         ...
+
+    def dump(self, table: str) -> Iterator[dict[str, Any]]:
+        """Every row of one of ``TABLES``, as stored (values stay sealed)."""
+        ...
+
+    def count(self, table: str) -> int: ...
 
     def read_value(self, region: str, secret_id: str, *, version_id: str | None, stage: str) -> ValueRead | None:
         """A secret's version by id (when given) or else by label; None when there is no such secret."""
@@ -110,6 +120,10 @@ class Reader(Protocol):
 class UnitOfWork(Reader, Protocol):
     def lock_secret(self, region: str, secret_id: str) -> Secret | None:
         """Like find_secret, and holds the secret against other writers until commit."""
+        ...
+
+    def load(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Insert rows produced by ``dump`` (of any store) into one of ``TABLES``."""
         ...
 
     def insert_secret(self, secret: Secret, wrapped_key: bytes) -> None: ...

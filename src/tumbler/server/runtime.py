@@ -15,6 +15,8 @@ from tumbler.adapters.runner.host import FunctionHost
 from tumbler.adapters.runner.subprocess import SubprocessRunner
 from tumbler.adapters.store.sqlite import SqliteStore
 from tumbler.ops.context import Services
+from tumbler.ports.store import Store
+from tumbler.rotation.builtins import rotators as builtin_rotators
 from tumbler.rotation.engine import RotationEngine
 from tumbler.rotation.loop import Waker, run_engine
 from tumbler.rotation.scheduler import Scheduler
@@ -31,7 +33,7 @@ PURGE_INTERVAL = 60.0
 class Runtime:
     config: Config
     services: Services
-    store: SqliteStore
+    store: Store
     keyring: Keyring
     functions: FunctionHost
     waker: Waker
@@ -40,7 +42,7 @@ class Runtime:
 def open_runtime(config: Config) -> Runtime:
     """Open (creating on first use) the data directory's store, master key and keyring."""
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = SqliteStore(config.database)
+    store = open_store(config)
     master = load_master_key(config.data_dir, os.environ)
 
     def key_names() -> list[tuple[str, str]]:
@@ -68,7 +70,18 @@ def open_runtime(config: Config) -> Runtime:
         audit=JsonLinesAudit(config.data_dir / "audit.log"),
         wake_rotations=waker,
     )
+    # -- built-in rotators (rotation/builtins.py): in-process functions, listed by ListFunctions --
+    functions.builtins.update(builtin_rotators(services))
     return Runtime(config, services, store, keyring, functions, waker)
+
+
+# -- the store: PostgreSQL when the config names its URL (a fleet of nodes shares it), else SQLite --
+def open_store(config: Config) -> Store:
+    if config.store and config.store.startswith(("postgresql://", "postgres://")):
+        from tumbler.adapters.store.postgres import PostgresStore
+
+        return PostgresStore(config.store)
+    return SqliteStore(config.database)
 
 
 def release_stale_leases(runtime: Runtime) -> None:
@@ -76,6 +89,8 @@ def release_stale_leases(runtime: Runtime) -> None:
 
     Called once by the parent process, before any worker starts: never by a worker, and never
     for a store shared by several nodes, where another node's lease may well be live."""
+    if not isinstance(runtime.store, SqliteStore):
+        return  # a shared store: leases of nodes that died expire, and claim_rotations takes them over
     with runtime.store.transaction() as uow:
         uow.release_leases()
 

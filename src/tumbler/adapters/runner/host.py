@@ -60,6 +60,10 @@ class FunctionHost:
         self._unpacking = threading.Lock()
         self._events = ThreadPoolExecutor(max_workers=event_workers, thread_name_prefix="tumbler-event")
 
+    def has_builtin(self, name: str) -> bool:
+        """True if ``name`` is a built-in function (it exists in every region, read-only)."""
+        return name in self.builtins
+
     def invoke(self, region: str, function: str, payload: bytes, *, redact: Sequence[str] = ()) -> InvokeResult:
         """Run the function and wait for it. ``redact``: strings that must not appear in its log."""
         name, fn_region = self._locate(region, function)

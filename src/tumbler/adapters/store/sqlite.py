@@ -20,7 +20,7 @@ import orjson
 from tumbler.adapters.store import codec
 from tumbler.core.rotation import Rotation
 from tumbler.core.secrets import Secret, VersionInfo
-from tumbler.ports.store import AccessKey, FunctionRecord, StoredValue, ValueRead
+from tumbler.ports.store import TABLES, AccessKey, FunctionRecord, StoredValue, ValueRead
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS secrets (
@@ -120,6 +120,24 @@ class _Session:
             like = query + "s.arn LIKE ? ESCAPE '\\' AND s.region = ?"
             row = self.conn.execute(like, (*params, pattern, region)).fetchone()
         return row
+
+    def dump(self, table: str) -> Iterator[dict[str, Any]]:
+        cursor = self.conn.execute(f"SELECT * FROM {_table(table)}")
+        names = [c[0] for c in cursor.description]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
+    def count(self, table: str) -> int:
+        return int(self.conn.execute(f"SELECT count(*) FROM {_table(table)}").fetchone()[0])
+
+    def load(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            names = list(rows[0])
+            known = {r[1] for r in self.conn.execute(f"PRAGMA table_info({_table(table)})")}
+            if not set(names) <= known:  # column names go into the SQL: only the table's own pass
+                raise ValueError(f"unknown columns for {table}: {sorted(set(names) - known)}")
+            query = f"INSERT INTO {_table(table)} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+            self.conn.executemany(query, [tuple(r[n] for n in names) for r in rows])
 
     def read_value(self, region: str, secret_id: str, *, version_id: str | None, stage: str) -> ValueRead | None:
         if version_id is not None:
@@ -363,6 +381,12 @@ class _Session:
 
 def _function(row: Any) -> FunctionRecord:
     return FunctionRecord(row[0], row[1], row[2], orjson.loads(row[3]), bytes(row[4]), row[5])
+
+
+def _table(name: str) -> str:
+    if name not in TABLES:  # table names cannot be bound parameters: only ours pass
+        raise ValueError(f"unknown table {name!r}")
+    return name
 
 
 def _blob(value: Any) -> bytes | None:

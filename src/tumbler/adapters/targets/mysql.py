@@ -12,6 +12,9 @@ MySQL/MariaDB differences handled:
   ``IDENTIFIED VIA …``); that clause is dropped from a copied grant, the clone gets its own password.
 * MariaDB lists ``SET DEFAULT ROLE … FOR account``: re-targeted like a grant. (MySQL 8 keeps default
   roles out of ``SHOW GRANTS``; a clone there gets the role grants but no default roles.)
+* A user changing its own password: MariaDB's ``ALTER USER`` needs the CREATE USER privilege even
+  then, so MariaDB gets ``SET PASSWORD = PASSWORD(…)``; MySQL (no ``PASSWORD()`` since 8.0) gets
+  ``ALTER USER CURRENT_USER() IDENTIFIED BY …``.
 * MySQL 5.7 quotes accounts with single quotes, later versions and MariaDB with backticks.
 * User name limits (MySQL 32, MariaDB 80) are the registry's, checked before a name is proposed.
 
@@ -31,6 +34,7 @@ from pymysql.cursors import Cursor
 from tumbler.ports.target import CloneUser, Credentials, SetPassword, TargetError
 
 CONNECT_TIMEOUT = 5
+STATEMENT_TIMEOUT = 30
 _IDENTIFIED = re.compile(r" IDENTIFIED (?:BY PASSWORD '[^']*'|VIA .*?)(?= REQUIRE | WITH |$)")
 _GRANTEE_AFTER = (" TO ", " FOR ", " FROM ")  # GRANT … TO, SET DEFAULT ROLE … FOR, partial REVOKE … FROM
 
@@ -48,6 +52,8 @@ def connect(creds: Credentials) -> Any:
         password=creds.password,
         database=creds.dbname or None,
         connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=STATEMENT_TIMEOUT,  # the engine runs one step at a time: a hung server must not stall it
+        write_timeout=STATEMENT_TIMEOUT,
         autocommit=True,
         charset="utf8mb4",
         **options,
@@ -68,8 +74,8 @@ class MySQLTarget:
 
     def set_password(self, request: SetPassword) -> None:
         with self._session(request.admin).cursor() as cur:
-            if request.username == request.admin.username:  # its own password: no need to read mysql.user
-                cur.execute("ALTER USER CURRENT_USER() IDENTIFIED BY %s", (request.new_password,))
+            if request.username == request.admin.username:  # its own password: no privilege needed
+                cur.execute(_own_password_statement(cur), (request.new_password,))
                 return
             for host in _hosts(cur, request.username, required=True):
                 cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (request.username, host, request.new_password))
@@ -107,6 +113,15 @@ def _hosts(cur: Cursor, user: str, *, required: bool = False) -> list[str]:
     if required and not hosts:
         raise TargetError(f"User {user} does not exist")
     return hosts
+
+
+def _own_password_statement(cur: Cursor) -> str:
+    """MariaDB's ALTER USER needs CREATE USER even for oneself; its SET PASSWORD does not. MySQL 8 has no PASSWORD()."""
+    cur.execute("SELECT VERSION()")
+    row = cur.fetchone()
+    if row is not None and "mariadb" in str(row[0]).lower():
+        return "SET PASSWORD = PASSWORD(%s)"
+    return "ALTER USER CURRENT_USER() IDENTIFIED BY %s"
 
 
 def quote(name: str) -> str:

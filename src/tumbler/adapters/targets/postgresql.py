@@ -21,6 +21,7 @@ from tumbler.ports.target import CloneUser, Credentials, SetPassword, TargetErro
 CONNECT_TIMEOUT = 5
 DEFAULT_DBNAME = "postgres"
 Connection = psycopg.Connection[Any]
+_SSLMODES = {None: "prefer", True: "verify-full", False: "disable"}
 
 
 def connect(creds: Credentials) -> Connection:
@@ -33,17 +34,10 @@ def connect(creds: Credentials) -> Connection:
         connect_timeout=CONNECT_TIMEOUT,
         application_name="tumbler-rotation",
         autocommit=True,
-        **_tls(creds.ssl),
+        sslmode=_SSLMODES[creds.ssl],
+        # "system": the operating system's CAs, as the AWS templates verify against (libpq 16 and later)
+        sslrootcert="system" if creds.ssl and psycopg.pq.version() >= 160000 else None,
     )
-
-
-def _tls(ssl: bool | None) -> dict[str, str]:
-    if ssl is None:
-        return {"sslmode": "prefer"}
-    if not ssl:
-        return {"sslmode": "disable"}
-    # "system": the operating system's CAs, as the AWS templates verify against (libpq 16 and later)
-    return {"sslmode": "verify-full", **({"sslrootcert": "system"} if psycopg.pq.version() >= 160000 else {})}
 
 
 class PostgresTarget:

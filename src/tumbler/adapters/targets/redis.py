@@ -9,12 +9,16 @@ Changes are persisted with ``ACL SAVE`` when the server keeps an ACL file; a ser
 redis.conf alone keeps them in memory (persisting those would take ``CONFIG REWRITE``, which
 rewrites the operator's configuration file: left to the operator).
 
+A user can change its own password only if its rules allow ``ACL SETUSER`` (which would let it
+change its permissions too): single-user rotation of an ordinary Redis user needs ``masterarn``.
+
 ``ssl`` absent means plain TCP: Redis has no in-band TLS negotiation to fall back from.
 No pool, for the reasons given in ``postgresql.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import redis
@@ -24,7 +28,8 @@ from redis.retry import Retry
 from tumbler.ports.target import CloneUser, Credentials, SetPassword, TargetError
 
 CONNECT_TIMEOUT = 5
-_KEPT_FLAGS = frozenset({"on", "off", "sanitize-payload", "skip-sanitize-payload"})  # not nopass: a password is set
+# Flags a clone keeps: ``reset`` sets sanitize-payload itself, and nopass would defeat the password.
+_KEPT_FLAGS = frozenset({"on", "off", "skip-sanitize-payload"})
 
 
 def connect(creds: Credentials) -> redis.Redis:
@@ -52,13 +57,16 @@ class RedisTarget:
         client = connect(creds)
         try:
             client.ping()
+        except redis.exceptions.NoPermissionError:
+            pass  # AUTH succeeded when the connection opened; this user is just not allowed PING
         finally:
             client.close()
 
     def set_password(self, request: SetPassword) -> None:
         client = self._session(request.admin)
-        _require(client, request.username)
-        client.execute_command("ACL", "SETUSER", request.username, "resetpass", ">" + request.new_password)
+        if request.username != request.admin.username:  # a user changing its own password exists, and may lack GETUSER
+            _require(client, request.username)
+        _command(client, "ACL", "SETUSER", request.username, "resetpass", ">" + request.new_password)
         _save(client)
 
     def clone_user(self, request: CloneUser) -> bool:
@@ -66,9 +74,9 @@ class RedisTarget:
         rules = rules_of(_require(client, request.source_username))
         created = _user(client, request.new_username) is None
         if created:
-            client.execute_command("ACL", "SETUSER", request.new_username, "reset", *rules, ">" + request.password)
+            _command(client, "ACL", "SETUSER", request.new_username, "reset", *rules, ">" + request.password)
         else:
-            client.execute_command("ACL", "SETUSER", request.new_username, "resetpass", ">" + request.password)
+            _command(client, "ACL", "SETUSER", request.new_username, "resetpass", ">" + request.password)
         _save(client)
         return created
 
@@ -85,7 +93,7 @@ class RedisTarget:
 
 
 def _user(client: redis.Redis, name: str) -> dict[str, Any] | None:
-    reply = client.execute_command("ACL", "GETUSER", name)
+    reply = _command(client, "ACL", "GETUSER", name)
     if reply is None:
         return None
     if isinstance(reply, list):  # an unparsed RESP2 reply: name, value, name, value...
@@ -120,7 +128,10 @@ def rules_of(user: dict[str, Any]) -> list[str]:
 
 
 def _save(client: redis.Redis) -> None:
-    try:
-        client.execute_command("ACL", "SAVE")
-    except redis.ResponseError:
-        pass  # no ACL file configured (or no right to save it): the change lives in memory, as SETUSER made it
+    # No ACL file configured (or no right to save it): the change lives in memory, as SETUSER made it.
+    with contextlib.suppress(redis.ResponseError):
+        _command(client, "ACL", "SAVE")
+
+
+def _command(client: redis.Redis, *args: str) -> Any:
+    return client.execute_command(*args)  # type: ignore[no-untyped-call]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from tumbler.core.errors import AlreadyExists, InvalidInput, InvalidParameter
@@ -40,6 +42,10 @@ RESERVED_MESSAGE = (
 # Only ListFunctions leaves these out; GetFunction has them.
 NOT_LISTED = ("State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
               "LastUpdateStatusReasonCode", "RuntimeVersionConfig")  # fmt: skip
+# Built-in functions (the rotators of rotation/builtins.py) are the host's, in every region, and read-only:
+# changing one is refused as Lambda refuses to change a replicated (Lambda@Edge) function.
+BUILTIN_READ_ONLY = "Function {} is a Tumbler built-in function and is read-only: it cannot be updated or deleted."
+BUILTIN_SINCE = datetime(2025, 1, 1, tzinfo=UTC)  # built-ins change only with Tumbler itself
 
 
 @operation("CreateFunction")
@@ -53,7 +59,7 @@ def create_function(ctx: Context, params: Params) -> Result:
     config = _new_config(ctx, name, params, code)
     _apply_settings(config, params)
     with ctx.store.transaction() as uow:
-        if uow.function(ctx.region, name) is not None:
+        if uow.function(ctx.region, name) is not None or name in _builtins(ctx):
             raise AlreadyExists(f"Function already exist: {name}")
         uow.put_function(FunctionRecord(config["FunctionArn"], name, ctx.region, config, code))
     return common.configuration(config)
@@ -150,6 +156,9 @@ def _environment(variables: dict[str, str]) -> dict[str, str]:
 
 @operation("GetFunction")
 def get_function(ctx: Context, params: Params) -> Result:
+    builtin = _builtin(ctx, params)
+    if builtin is not None:  # no package to point at: Code is left out
+        return {"Configuration": common.configuration(builtin)}
     with ctx.store.reader() as reader:
         record = common.find(reader, ctx, params)
     out: Result = {
@@ -168,6 +177,9 @@ def _code_location(ctx: Context, record: FunctionRecord) -> str:
 
 @operation("GetFunctionConfiguration")
 def get_function_configuration(ctx: Context, params: Params) -> Result:
+    builtin = _builtin(ctx, params)
+    if builtin is not None:
+        return common.configuration(builtin)
     with ctx.store.reader() as reader:
         return common.configuration(common.find(reader, ctx, params).config)
 
@@ -178,11 +190,13 @@ def list_functions(ctx: Context, params: Params) -> Result:
     size = min(params.get("MaxItems", PAGE_SIZE), PAGE_SIZE)
     marker = params.get("Marker")
     with ctx.store.reader() as reader:
-        records = [r for r in reader.list_functions(ctx.region) if marker is None or r.name > marker]
-    page = records[:size]
-    out: Result = {"Functions": [_listed(r.config) for r in page]}
-    if len(records) > size:
-        out["NextMarker"] = page[-1].name
+        configs = {r.name: r.config for r in reader.list_functions(ctx.region)}
+    configs.update({name: _builtin_config(ctx, name) for name in _builtins(ctx)})
+    names = sorted(name for name in configs if marker is None or name > marker)
+    page = names[:size]
+    out: Result = {"Functions": [_listed(configs[name]) for name in page]}
+    if len(names) > size:
+        out["NextMarker"] = page[-1]
     return out
 
 
@@ -192,6 +206,7 @@ def _listed(config: dict[str, Any]) -> Result:
 
 @operation("UpdateFunctionCode")
 def update_function_code(ctx: Context, params: Params) -> Result:
+    _refuse_builtin(ctx, params)
     code = _zip_from(params)
     with ctx.store.transaction() as uow:
         record = common.find(uow, ctx, params)
@@ -209,6 +224,7 @@ def update_function_code(ctx: Context, params: Params) -> Result:
 
 @operation("UpdateFunctionConfiguration")
 def update_function_configuration(ctx: Context, params: Params) -> Result:
+    _refuse_builtin(ctx, params)
     with ctx.store.transaction() as uow:
         record = common.find(uow, ctx, params)
         common.check_revision(record, params)
@@ -220,7 +236,52 @@ def update_function_configuration(ctx: Context, params: Params) -> Result:
 
 @operation("DeleteFunction")
 def delete_function(ctx: Context, params: Params) -> Result:
+    _refuse_builtin(ctx, params)
     with ctx.store.transaction() as uow:
         record = common.find(uow, ctx, params)
         uow.delete_function(ctx.region, record.name)
     return {"StatusCode": 204}  # the model says 200; Lambda answers 204 No Content
+
+
+# -- built-in functions ------------------------------------------------------------------------------
+def _builtins(ctx: Context) -> dict[str, Any]:
+    """The host's built-in functions by name (none when no function host is assembled)."""
+    return dict(getattr(ctx.services.functions, "builtins", None) or {})
+
+
+def _builtin(ctx: Context, params: Params) -> dict[str, Any] | None:
+    name = common.function_name(ctx, params["FunctionName"], params.get("Qualifier"))
+    return _builtin_config(ctx, name) if name in _builtins(ctx) else None
+
+
+def _refuse_builtin(ctx: Context, params: Params) -> None:
+    builtin = _builtin(ctx, params)
+    if builtin is not None:
+        raise InvalidParameter(BUILTIN_READ_ONLY.format(builtin["FunctionName"]))
+
+
+def _builtin_config(ctx: Context, name: str) -> dict[str, Any]:
+    """A built-in's FunctionConfiguration: no package (CodeSize 0), its fixed settings as Environment."""
+    fn = _builtins(ctx)[name]
+    return {
+        "FunctionName": name,
+        "FunctionArn": common.function_arn(ctx.region, ctx.account_id, name),
+        "Runtime": "python3.12",
+        "Handler": "tumbler.builtin",
+        "CodeSize": 0,
+        "CodeSha256": common.code_sha256(b""),
+        "Description": getattr(fn, "description", "Tumbler built-in function."),
+        "Timeout": MAX_TIMEOUT,  # not enforced: a built-in's own connect timeouts bound it
+        "MemorySize": DEFAULT_MEMORY,
+        "LastModified": common.lambda_date(BUILTIN_SINCE),
+        "Version": LATEST,
+        "Environment": {"Variables": dict(getattr(fn, "environment", {}))},
+        "TracingConfig": {"Mode": "PassThrough"},
+        "RevisionId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"tumbler:builtin:{name}")),
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": ["x86_64"],
+        "EphemeralStorage": {"Size": 512},
+        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+    }
