@@ -1,27 +1,93 @@
-"""The store contract: every backend passes these (SQLite now; PostgreSQL joins the params later)."""
+"""The store contract: every backend passes these, SQLite and PostgreSQL alike.
+
+PostgreSQL runs in a fresh schema per test (``TUMBLER_TEST_POSTGRES``, by default the local
+server's ``test`` database), so runs never collide; without a server those params are skipped.
+Tests named ``two_nodes`` open a second store on the same database: another Tumbler node.
+"""
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
+from tumbler.adapters.store.postgres import MIGRATIONS, PostgresStore, migrate
 from tumbler.adapters.store.sqlite import SqliteStore
+from tumbler.core import rotation as machine
 from tumbler.core.secrets import AWSCURRENT, AWSPREVIOUS, Replica, RotationConfig, Secret, VersionInfo
 from tumbler.ports.store import AccessKey, Store
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-AbCdEf"
+REPLICA_ARN = ARN.replace("us-east-1", "eu-west-1")
+PG_URL = os.environ.get("TUMBLER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+Nodes = Callable[[], Store]
 
 
-@pytest.fixture(params=["sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    backend = SqliteStore(tmp_path / "t.db")
-    yield backend
-    backend.close()
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty schema in the test database, dropped afterwards."""
+    try:
+        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as err:
+        pytest.skip(f"no PostgreSQL at {PG_URL}: {err}")
+    schema = f"t_{uuid.uuid4().hex}"
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield make_conninfo(PG_URL, options=f"-csearch_path={schema}")
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def nodes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Nodes]:
+    """Opens a store on the test's database; each call is another node."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgres" else ""
+    opened: list[Store] = []
+
+    def open_node() -> Store:
+        node: Store = PostgresStore(url, min_size=1, max_size=4) if url else SqliteStore(tmp_path / "t.db")
+        opened.append(node)
+        return node
+
+    yield open_node
+    for node in opened:
+        node.close()
+
+
+@pytest.fixture
+def store(nodes: Nodes) -> Store:
+    return nodes()
+
+
+def run_threads(*targets: Callable[[], None]) -> None:
+    """Run the targets at once; re-raise the first failure."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(targets))
+
+    def wrapped(target: Callable[[], None]) -> None:
+        try:
+            start.wait()
+            target()
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=wrapped, args=(t,)) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 def secret(arn: str = ARN, name: str = "app/db", region: str = "us-east-1") -> Secret:
@@ -173,8 +239,6 @@ def test_touch_accessed(store: Store) -> None:
 
 
 def test_rotation_journal_and_leases(store: Store) -> None:
-    from tumbler.core import rotation as machine
-
     r = machine.begin("r1", ARN, "us-east-1", "tok", "arn:f", T0, "v1")
     with store.transaction() as uow:
         uow.insert_secret(secret(), b"k")
@@ -202,3 +266,252 @@ def test_rotation_journal_and_leases(store: Store) -> None:
         uow.put_rotation(machine.abandon(r, T0, "why"))
         uow.release_leases()
         assert uow.claim_rotations(T0 + timedelta(hours=2), "c", T0 + timedelta(hours=3), 10)[0].rotation_id == "r2"
+
+
+def test_timestamps_keep_microseconds(store: Store) -> None:
+    s = secret()
+    s.created = T0 + timedelta(microseconds=123457)
+    with store.transaction() as uow:
+        uow.insert_secret(s, b"k")
+        uow.put_version(ARN, VersionInfo("v1", s.created), b"b")
+    with store.reader() as r:
+        found = r.find_secret("us-east-1", ARN)
+    assert found is not None
+    assert found.created == s.created
+    assert found.versions["v1"].created == s.created
+
+
+def test_read_value_in_one_query(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.insert_secret(secret(), b"k")
+        uow.put_version(ARN, VersionInfo("v1", T0), b"one")
+        uow.put_version(ARN, VersionInfo("v2", T0), None)
+        uow.set_stages(ARN, {AWSCURRENT: "v1", AWSPREVIOUS: "v1", "AWSPENDING": "v2"})
+        replica = secret(arn=REPLICA_ARN, region="eu-west-1")
+        replica.primary_region = "us-east-1"
+        uow.insert_secret(replica, b"")
+    with store.reader() as r:
+        current = r.read_value("us-east-1", "app/db", version_id=None, stage=AWSCURRENT)
+        assert current is not None
+        assert current.stored is not None
+        assert (current.arn, current.deleted, current.stored.blob, current.stored.wrapped_key) == (
+            ARN,
+            False,
+            b"one",
+            b"k",
+        )
+        assert sorted(current.stages) == [AWSCURRENT, AWSPREVIOUS]
+        pending = r.read_value("eu-west-1", REPLICA_ARN[:-7], version_id="v2", stage=AWSCURRENT)
+        assert pending is not None
+        assert pending.stored is not None
+        assert (pending.arn, pending.stored.arn, pending.stored.blob, pending.stages) == (
+            REPLICA_ARN, ARN, None, ["AWSPENDING"]
+        )  # fmt: skip
+        missing = r.read_value("us-east-1", ARN, version_id=None, stage="nope")
+        assert missing is not None
+        assert missing.stored is None
+        assert r.read_value("us-east-1", "nope", version_id=None, stage=AWSCURRENT) is None
+
+
+def test_unique_name_violation_leaves_nothing(store: Store) -> None:
+    other = ARN.replace("app/db-AbCdEf", "app/other-XyZxYz")
+    with store.transaction() as uow:
+        uow.insert_secret(secret(), b"k")
+    for _ in range(6):  # more than a pool holds: every connection comes back clean
+        with pytest.raises(Exception), store.transaction() as uow:  # noqa: PT012
+            uow.insert_secret(secret(arn=other, name="app/other"), b"k")
+            uow.put_version(other, VersionInfo("v1", T0), b"b")
+            uow.set_stages(other, {AWSCURRENT: "v1"})
+            uow.insert_secret(secret(arn=ARN.replace("AbCdEf", "ZZZZZZ")), b"k")  # app/db again
+    with store.reader() as r:
+        assert r.find_secret("us-east-1", "app/other") is None
+        assert r.value(other, "v1") is None
+        assert [s.arn for s in r.list_secrets("us-east-1")] == [ARN]
+    with store.transaction() as uow:
+        uow.insert_secret(secret(arn=other, name="app/other"), b"k")
+
+
+def test_two_nodes_moving_labels_keep_every_version(nodes: Nodes) -> None:
+    """Writers on two nodes, through the primary and through its replica: labels move one at a time."""
+    a, b = nodes(), nodes()
+    with a.transaction() as uow:
+        uow.insert_secret(secret(), b"k")
+        replica = secret(arn=REPLICA_ARN, region="eu-west-1")
+        replica.primary_region = "us-east-1"
+        uow.insert_secret(replica, b"")
+    replaced: list[str | None] = []  # the AWSCURRENT each write moved to AWSPREVIOUS
+
+    def writer(node: Store, region: str, arn: str, n: int) -> Callable[[], None]:
+        def run() -> None:
+            for i in range(20):
+                with node.transaction() as uow:
+                    s = uow.lock_secret(region, arn)
+                    assert s is not None
+                    vid = f"w{n}-{i}"
+                    uow.put_version(ARN, VersionInfo(vid, T0), b"b")
+                    stages = dict(s.stages)
+                    old = stages.get(AWSCURRENT)
+                    if old is not None:
+                        stages[AWSPREVIOUS] = old
+                    stages[AWSCURRENT] = vid
+                    uow.set_stages(ARN, stages)
+                replaced.append(old)
+
+        return run
+
+    run_threads(
+        writer(a, "us-east-1", ARN, 0),
+        writer(b, "us-east-1", "app/db", 1),
+        writer(a, "eu-west-1", REPLICA_ARN, 2),
+        writer(b, "eu-west-1", "app/db", 3),
+    )
+    with b.reader() as r:
+        s = r.find_secret("us-east-1", ARN)
+    assert s is not None
+    assert len(s.versions) == 80
+    assert set(s.stages) == {AWSCURRENT, AWSPREVIOUS}
+    assert s.stages[AWSCURRENT] != s.stages[AWSPREVIOUS]
+    assert len(set(replaced)) == 80  # no write saw a stale AWSCURRENT: each one replaced a different one
+
+
+def test_two_nodes_lock_primary_and_replica_in_any_order(nodes: Nodes) -> None:
+    a, b = nodes(), nodes()
+    with a.transaction() as uow:
+        uow.insert_secret(secret(), b"k")
+        replica = secret(arn=REPLICA_ARN, region="eu-west-1")
+        replica.primary_region = "us-east-1"
+        uow.insert_secret(replica, b"")
+
+    def locker(node: Store, order: list[tuple[str, str]]) -> Callable[[], None]:
+        def run() -> None:
+            for _ in range(20):
+                with node.transaction() as uow:
+                    for region, arn in order:
+                        s = uow.lock_secret(region, arn)
+                        assert s is not None
+                        s.description = f"{region} {time.monotonic()}"
+                        uow.update_secret(s)
+
+        return run
+
+    forward = [("us-east-1", ARN), ("eu-west-1", REPLICA_ARN)]
+    run_threads(locker(a, forward), locker(b, forward[::-1]), locker(b, forward), locker(a, forward[::-1]))
+
+
+def test_two_nodes_creating_one_name_create_it_once(nodes: Nodes) -> None:
+    """CreateSecret's pattern: lock the name, insert when absent. The loser sees the winner's secret."""
+    a, b = nodes(), nodes()
+    created: list[str] = []
+
+    def creator(node: Store, n: int) -> Callable[[], None]:
+        def run() -> None:
+            with node.transaction() as uow:
+                if uow.lock_secret("us-east-1", "app/db") is None:
+                    time.sleep(0.05)  # widen the window between the check and the insert
+                    arn = ARN.replace("AbCdEf", f"node{n:02d}")
+                    uow.insert_secret(secret(arn=arn), b"k")
+                    created.append(arn)
+
+        return run
+
+    run_threads(*(creator(node, n) for n, node in enumerate([a, b, a, b])))
+    assert len(created) == 1
+    with a.reader() as r:
+        found = r.find_secret("us-east-1", "app/db")
+    assert found is not None
+    assert found.arn == created[0]
+
+
+def test_two_nodes_claim_disjoint_rotations(nodes: Nodes) -> None:
+    a, b = nodes(), nodes()
+    with a.transaction() as uow:
+        uow.insert_secret(secret(), b"k")
+        for i in range(30):
+            uow.put_rotation(machine.begin(f"r{i:02d}", ARN, "us-east-1", f"t{i}", "arn:f", T0, "v1"))
+    claims: list[str] = []
+
+    def claimer(node: Store, n: int) -> Callable[[], None]:
+        def run() -> None:
+            for i in range(100):
+                with node.transaction() as uow:
+                    got = uow.claim_rotations(T0, f"node{n}-{i}", T0 + timedelta(minutes=5), 4)
+                if not got:
+                    return
+                claims.extend(r.rotation_id for r in got)
+
+        return run
+
+    run_threads(*(claimer(node, n) for n, node in enumerate([a, b, a, b])))
+    assert sorted(claims) == [f"r{i:02d}" for i in range(30)]  # every one claimed, none twice
+    with b.transaction() as uow:  # the leases expire: a node takes them over
+        later = uow.claim_rotations(T0 + timedelta(minutes=6), "c", T0 + timedelta(minutes=9), 50)
+    assert len(later) == 30
+
+
+def test_two_nodes_start_a_scheduled_rotation_once(nodes: Nodes) -> None:
+    """The scheduler's pattern: due list from a reader, then under the secret's lock check and start."""
+    a, b = nodes(), nodes()
+    arns = [ARN.replace("app/db", f"app/s{i}") for i in range(8)]
+    with a.transaction() as uow:
+        for i, arn in enumerate(arns):
+            s = secret(arn=arn, name=f"app/s{i}")
+            s.rotation.next_rotation = T0 - timedelta(minutes=i)
+            uow.insert_secret(s, b"k")
+
+    def tick(node: Store) -> None:
+        with node.reader() as reader:
+            due = reader.due_scheduled(T0, 100)
+        with node.transaction() as uow:
+            for region, arn in due:
+                s = uow.lock_secret(region, arn)
+                if s is None or s.rotation.next_rotation is None or uow.active_rotation(arn) is not None:
+                    continue
+                uow.put_rotation(machine.begin(uuid.uuid4().hex, arn, region, "tok", "arn:f", T0, None))
+                s.rotation.next_rotation = None
+                uow.update_secret(s)
+
+    run_threads(*(lambda node=node: tick(node) for node in [a, b, a, b]))
+    with a.reader() as r:
+        assert r.due_scheduled(T0, 100) == []
+        assert [len(r.rotations(arn)) for arn in arns] == [1] * len(arns)
+
+
+def test_two_nodes_purge_spares_a_secret_restored_meanwhile(nodes: Nodes) -> None:
+    a, b = nodes(), nodes()
+    s = secret()
+    s.deleted_date, s.deletion_date = T0, T0 + timedelta(days=7)
+    with a.transaction() as uow:
+        uow.insert_secret(s, b"k")
+    purged: list[str] = []
+
+    def purge() -> None:
+        with a.transaction() as uow:
+            for arn in uow.due_deletions(T0 + timedelta(days=8)):
+                uow.delete_secret(arn)
+                purged.append(arn)
+
+    with b.transaction() as uow:  # RestoreSecret holds the secret while the purge runs
+        restored = uow.lock_secret("us-east-1", ARN)
+        assert restored is not None
+        restored.deleted_date = restored.deletion_date = None
+        uow.update_secret(restored)
+        purger = threading.Thread(target=purge)
+        purger.start()
+        time.sleep(0.2)
+    purger.join()
+    assert purged == []
+    with a.reader() as r:
+        assert r.find_secret("us-east-1", ARN) is not None
+
+
+def test_postgres_migrate_is_idempotent_and_safe_at_once(pg_url: str) -> None:
+    with pytest.raises(RuntimeError, match="schema is at version 0"):
+        PostgresStore(pg_url, migrate_schema=False)
+    versions: list[int] = []
+    run_threads(*(lambda: versions.append(migrate(pg_url)) for _ in range(4)))  # nodes starting together
+    assert versions == [len(MIGRATIONS)] * 4
+    assert migrate(pg_url) == len(MIGRATIONS)
+    store = PostgresStore(pg_url, migrate_schema=False)
+    with store.reader() as r:
+        assert r.count("secrets") == 0
+    store.close()

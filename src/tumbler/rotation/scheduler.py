@@ -66,6 +66,8 @@ class Scheduler:
     def _start(self, uow: UnitOfWork, secret: Secret, now: datetime) -> bool:
         due_at = secret.rotation.next_rotation
         secret.rotation.next_rotation = None  # planned again when this rotation ends
+        if due_at is not None and due_at > now:  # planned anew since our due list was read
+            return False
         if due_at is None or not secret.rotation.enabled or not secret.rotation.lambda_arn or secret.is_deleted:
             uow.update_secret(secret)
             return False
