@@ -32,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--port", type=int, default=int(os.environ.get("TUMBLER_PORT", DEFAULT_PORT)))
     server.add_argument("--region", default=os.environ.get("TUMBLER_REGION", "us-east-1"))
     server.add_argument("--account-id", default=os.environ.get("TUMBLER_ACCOUNT_ID", "123456789012"))
+    _store(server)
+    server.add_argument(
+        "--rotation-lease",
+        type=float,
+        default=float(os.environ.get("TUMBLER_ROTATION_LEASE", "30")),
+        help="seconds a node's claim on a rotation lasts unless renewed (a dead node's rotations resume after it)",
+    )
     server.add_argument(
         "--workers",
         type=int,
@@ -53,11 +60,24 @@ def _parser() -> argparse.ArgumentParser:
     env = sub.add_parser("env", help="print shell exports that point AWS tools at this server")
     _data_dir(env)
 
+    migrate = sub.add_parser("migrate", help="create or upgrade the store's schema")
+    _data_dir(migrate)
+    _store(migrate)
+    export = sub.add_parser("export", help="write the whole store (encrypted) to a file")
+    export.add_argument("file", type=Path)
+    _data_dir(export)
+    _store(export)
+    load = sub.add_parser("import", help="load an export into a new, empty store (same master key)")
+    load.add_argument("file", type=Path)
+    _data_dir(load)
+    _store(load)
+
     rotations = sub.add_parser("rotations", help="a secret's rotation history, newest first")
     rotations.add_argument("secret_id")
     rotations.add_argument("--region", default=None)
     rotations.add_argument("--json", action="store_true")
     _data_dir(rotations)
+    _store(rotations)
 
     logs = sub.add_parser("logs", help="what a function printed, one block per invocation (values masked)")
     logs.add_argument("function")
@@ -88,6 +108,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _store(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=os.environ.get("TUMBLER_STORE"),
+        help="postgresql://... for a store shared by several nodes (default: SQLite in the data directory)",
+    )
+
+
 def _data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="data directory (default ./.tumbler, or TUMBLER_DATA_DIR)")
 
@@ -106,16 +134,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             dev=args.dev,
             access_log=args.access_log,
             workers=args.workers,
+            store=args.store,
+            rotation_lease=args.rotation_lease,
             rotation_attempts=args.rotation_attempts,
             rotation_backoff=args.rotation_backoff,
         )
         return serve(config)
     if args.command == "env":
         return print_env(data_dir)
+    if args.command in ("migrate", "export", "import"):
+        return store_command(args.command, Config(data_dir=data_dir, store=args.store), getattr(args, "file", None))
     if args.command == "rotations":
         from tumbler.server.inspect import print_rotations
 
-        return print_rotations(data_dir, args.secret_id, args.region, as_json=args.json)
+        return print_rotations(
+            Config(data_dir=data_dir, store=args.store), args.secret_id, args.region, as_json=args.json
+        )
     if args.command == "schedule":
         from tumbler.server.inspect import print_preview
 
@@ -153,6 +187,40 @@ def serve(config: Config) -> int:
     runtime.store.close()
     os.environ[CONFIG_VAR] = config_to_env(config)  # each worker builds its own app from it
     uvicorn.run("tumbler.server.asgi:create_app", factory=True, workers=config.workers, **options)
+    return 0
+
+
+def store_command(command: str, config: Config, file: Path | None) -> int:
+    from tumbler.server.runtime import open_store
+    from tumbler.server.transfer import export_store, import_store
+
+    if command == "migrate":
+        if config.store:
+            from tumbler.adapters.store.postgres import migrate
+
+            print(f"tumbler: schema version {migrate(config.store)}")
+        else:
+            open_store(config).close()  # SQLite creates its schema when opened
+            print(f"tumbler: {config.database} is ready")
+        return 0
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = open_store(config)
+    assert file is not None
+    if command == "export":
+        counts = export_store(store, file)
+        print("tumbler: exported " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+        return 0
+    try:
+        checked = import_store(store, file)
+    except ValueError as err:
+        print(f"tumbler: {err}", file=sys.stderr)
+        return 1
+    bad = {t: c for t, c in checked.items() if c[0] != c[1]}
+    print("tumbler: imported " + ", ".join(f"{found}/{want} {t}" for t, (want, found) in checked.items()))
+    if bad:
+        print(f"tumbler: verification FAILED for {sorted(bad)}", file=sys.stderr)
+        return 1
+    print("tumbler: verification passed: every table's count matches the export")
     return 0
 
 

@@ -170,6 +170,10 @@ class UnitOfWork(Reader, Protocol):
         """Take the lease on up to ``limit`` active rotations that are due and not leased by a live owner."""
         ...
 
+    def renew_lease(self, rotation_id: str, owner: str, until: datetime) -> bool:
+        """Extend ``owner``'s lease on an active rotation; False if the lease is no longer its own."""
+        ...
+
     def release_leases(self) -> None:
         """Drop every lease (one server owns an embedded store, so at its start no lease is live)."""
         ...

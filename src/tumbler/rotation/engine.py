@@ -8,9 +8,12 @@ once. Functions are invoked with AWS's own event, so existing rotation functions
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import random
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -41,13 +44,13 @@ class RotationEngine:
         services: Services,
         *,
         node_id: str | None = None,
-        lease: timedelta = timedelta(minutes=16),
+        lease: timedelta = timedelta(seconds=30),
         policy: machine.RetryPolicy | None = None,
     ) -> None:
         self.services = services
         self.policy = policy or machine.RetryPolicy()
         self.node_id = node_id or uuid.uuid4().hex
-        self.lease = lease  # longer than Lambda's 15-minute maximum timeout, so a live step keeps it
+        self.lease = lease  # renewed every third of it while a step runs: a dead node's expires soon
         self.rng = random.Random()  # jitter, not secrecy
 
     @property
@@ -70,15 +73,24 @@ class RotationEngine:
 
     def drive(self, rotation: Rotation) -> Rotation:
         while rotation.active and rotation.not_before <= self.services.clock.now():
+            if not self._renew(rotation):
+                log.warning("lost the lease on rotation %s; another node has it", rotation.rotation_id)
+                return rotation
             abandoned = self._check_abandoned(rotation)
             if abandoned is not None:
                 return abandoned
             rotation = self._save(dataclasses.replace(rotation, state=State.RUNNING))
             if rotation.step_index == 0 and rotation.attempt == 1:
                 self._audit("RotationStarted", rotation)
-            outcome = self._invoke(rotation)
+            with _Heartbeat(functools.partial(self._renew, rotation), self.lease.total_seconds() / 3):
+                outcome = self._invoke(rotation)
             rotation = self._after_step(rotation, outcome)
         return rotation
+
+    def _renew(self, rotation: Rotation) -> bool:
+        until = self.services.clock.now() + self.lease
+        with self.store.transaction() as uow:
+            return uow.renew_lease(rotation.rotation_id, self.node_id, until)
 
     # -- one step ---------------------------------------------------------------------------
     def _invoke(self, rotation: Rotation) -> StepOutcome:
@@ -199,6 +211,30 @@ class RotationEngine:
             scheduled=rotation.scheduled,
             **{k: v for k, v in extra.items() if v is not None},
         )
+
+
+class _Heartbeat:
+    """Renews the lease on a thread while a step (a function that may run for minutes) is running."""
+
+    def __init__(self, renew: Callable[[], bool], every: float) -> None:
+        self._renew, self._every = renew, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="rotation-lease", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self._renew()
+            except Exception:  # the store is unreachable: the next beat tries again
+                log.warning("could not renew a rotation lease", exc_info=True)
 
 
 def _drop_pending(uow: UnitOfWork, secret: Secret, token: str, *, delete_version: bool) -> None:

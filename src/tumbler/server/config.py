@@ -25,6 +25,7 @@ class Config:
     workers: int = 1  # server processes sharing the port; every one verifies, reads and rotates
     rotation_attempts: int = MAX_ATTEMPTS
     rotation_backoff: float = BACKOFF_BASE.total_seconds()  # the first retry's delay, doubling each time
+    rotation_lease: float = 30.0  # seconds a node's claim on a rotation lasts unless renewed
     store: str | None = None  # a postgresql:// URL: a database shared by several nodes (else SQLite in data_dir)
 
     @property

@@ -29,10 +29,12 @@ def rotation_fields(rotation: Rotation) -> dict[str, Any]:
     return fields
 
 
-def print_rotations(data_dir: Path, secret_id: str, region: str | None, *, as_json: bool) -> int:
-    store = SqliteStore(Config(data_dir=data_dir).database)
+def print_rotations(config: Config, secret_id: str, region: str | None, *, as_json: bool) -> int:
+    from tumbler.server.runtime import open_store
+
+    store = open_store(config)
     with store.reader() as reader:
-        secret = reader.find_secret(_region(data_dir, region), secret_id)
+        secret = reader.find_secret(_region(config.data_dir, region), secret_id)
         found = reader.rotations(secret.arn) if secret else None
     if found is None:
         print(f"tumbler: no secret {secret_id}", file=sys.stderr)

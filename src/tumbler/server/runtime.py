@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 from tumbler.adapters.audit import JsonLinesAudit
 from tumbler.adapters.clock import SystemClock
@@ -99,7 +100,8 @@ def build_app(runtime: Runtime) -> App:
     lookup = credentials.CredentialLookup(runtime.store, runtime.keyring)
     app = App(runtime.services, Verifier(lookup, dev=runtime.config.dev), access_log=runtime.config.access_log)
     app.background.append(lambda: _purge_loop(runtime))
-    engine = RotationEngine(runtime.services, policy=runtime.config.retry_policy)
+    lease = timedelta(seconds=runtime.config.rotation_lease)
+    engine = RotationEngine(runtime.services, policy=runtime.config.retry_policy, lease=lease)
     scheduler = Scheduler(runtime.services)
     app.background.append(lambda: run_engine(engine, scheduler, runtime.waker))
     app.on_shutdown.append(runtime.functions.close)

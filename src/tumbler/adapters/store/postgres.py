@@ -402,6 +402,14 @@ class _Session:
         )
         return [codec.rotation_from_doc(doc) for _, doc in sorted(rows, key=lambda r: r[0])]
 
+    def renew_lease(self, rotation_id: str, owner: str, until: datetime) -> bool:
+        cursor = self.conn.execute(
+            "UPDATE rotations SET lease_until = %s WHERE rotation_id = %s AND lease_owner = %s "
+            "AND state IN ('pending', 'running')",
+            (codec.ts(until), rotation_id, owner),
+        )
+        return cursor.rowcount == 1
+
     def release_leases(self) -> None:
         """Drop every lease. Only right when no node is running: a fleet start must NOT call it
         (a live node's leases would be stolen); expired leases are taken over by ``claim_rotations``."""

@@ -369,6 +369,14 @@ class _Session:
         )
         return [(r[0], r[1]) for r in rows]
 
+    def renew_lease(self, rotation_id: str, owner: str, until: datetime) -> bool:
+        cursor = self.conn.execute(
+            "UPDATE rotations SET lease_until = ? WHERE rotation_id = ? AND lease_owner = ? "
+            "AND state IN ('pending', 'running')",
+            (codec.ts(until), rotation_id, owner),
+        )
+        return cursor.rowcount == 1
+
     def release_leases(self) -> None:
         self.conn.execute("UPDATE rotations SET lease_owner = NULL, lease_until = NULL")
 
