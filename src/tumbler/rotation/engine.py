@@ -14,6 +14,7 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -46,7 +47,9 @@ class RotationEngine:
         node_id: str | None = None,
         lease: timedelta = timedelta(seconds=30),
         policy: machine.RetryPolicy | None = None,
+        parallel: int = 8,
     ) -> None:
+        self.parallel = parallel
         self.services = services
         self.policy = policy or machine.RetryPolicy()
         self.node_id = node_id or uuid.uuid4().hex
@@ -62,14 +65,19 @@ class RotationEngine:
         now = self.services.clock.now()
         with self.store.transaction() as uow:
             claimed = uow.claim_rotations(now, self.node_id, now + self.lease, limit)
-        for rotation in claimed:
-            try:
-                self.drive(rotation)
-            except Exception:
-                log.exception(
-                    "rotation %s of %s crashed; it will be retried", rotation.rotation_id, rotation.secret_arn
-                )
+        if len(claimed) <= 1:
+            for rotation in claimed:
+                self._drive_logged(rotation)
+        else:  # rotations wait mostly on databases and functions: run them side by side
+            with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="rotation") as pool:
+                list(pool.map(self._drive_logged, claimed))
         return len(claimed)
+
+    def _drive_logged(self, rotation: Rotation) -> None:
+        try:
+            self.drive(rotation)
+        except Exception:
+            log.exception("rotation %s of %s crashed; it will be retried", rotation.rotation_id, rotation.secret_arn)
 
     def drive(self, rotation: Rotation) -> Rotation:
         while rotation.active and rotation.not_before <= self.services.clock.now():
