@@ -12,6 +12,9 @@ import orjson
 from tumbler.core.rotation import Rotation, State
 from tumbler.core.secrets import Replica, RotationConfig, Secret, VersionInfo
 
+# The columns secret_from_row reads, in its order (a store may select them with a table alias).
+SECRET_COLUMNS = "arn, region, name, source_arn, doc, created, last_accessed, deletion_date, next_rotation"
+
 
 def ts(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
@@ -108,3 +111,22 @@ def rotation_from_doc(text: str) -> Rotation:
     fields["steps"] = tuple(fields["steps"])
     fields["late_by"] = timedelta(seconds=fields["late_by"]) if fields["late_by"] is not None else None
     return Rotation(**fields)
+
+
+# -- the parameters of the writes every SQL store makes, in its column order --------------------------
+def secret_insert_row(s: Secret, wrapped_key: bytes) -> tuple[Any, ...]:
+    """(arn, region, name, source_arn, doc, created, last_accessed, deletion_date, next_rotation, wrapped_key)"""
+    return (
+        s.arn, s.region, s.name, source_arn(s), doc(s), ts(s.created), ts(s.last_accessed),
+        ts(s.deletion_date), ts(s.rotation.next_rotation), wrapped_key,
+    )  # fmt: skip
+
+
+def secret_update_row(s: Secret) -> tuple[Any, ...]:
+    """(doc, deletion_date, next_rotation, last_accessed, arn)"""
+    return (doc(s), ts(s.deletion_date), ts(s.rotation.next_rotation), ts(s.last_accessed), s.arn)
+
+
+def rotation_row(r: Rotation) -> tuple[Any, ...]:
+    """(rotation_id, secret_arn, state, created, not_before, doc)"""
+    return (r.rotation_id, r.secret_arn, r.state.value, ts(r.created), ts(r.not_before), rotation_doc(r))

@@ -89,7 +89,7 @@ SECRET_SELECT = (
     "(SELECT coalesce(json_agg(json_build_array(g.label, g.version_id)), '[]') FROM stages g "
     "WHERE g.arn = s.source_arn) FROM secrets s WHERE "
 )
-SECRET_COLUMNS = "arn, region, name, source_arn, doc, created, last_accessed, deletion_date, next_rotation"
+SECRET_COLUMNS = codec.SECRET_COLUMNS
 READ_VALUE = (
     "SELECT s.arn, s.name, s.deletion_date, s.last_accessed, v.arn, v.version_id, v.blob, v.created, p.wrapped_key, "
     "ARRAY(SELECT l.label FROM stages l WHERE l.arn = v.arn AND l.version_id = v.version_id ORDER BY l.label), "
@@ -296,18 +296,15 @@ class _Session:
         self.conn.cursor().executemany(query, [tuple(r[n] for n in names) for r in rows])
 
     def insert_secret(self, secret: Secret, wrapped_key: bytes) -> None:
-        s, ts = secret, codec.ts
         self.conn.execute(
             f"INSERT INTO secrets ({SECRET_COLUMNS}, wrapped_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (s.arn, s.region, s.name, codec.source_arn(s), codec.doc(s), ts(s.created), ts(s.last_accessed),
-             ts(s.deletion_date), ts(s.rotation.next_rotation), wrapped_key),
-        )  # fmt: skip
+            codec.secret_insert_row(secret, wrapped_key),
+        )
 
     def update_secret(self, secret: Secret) -> None:
-        s, ts = secret, codec.ts
         self.conn.execute(
             "UPDATE secrets SET doc = %s, deletion_date = %s, next_rotation = %s, last_accessed = %s WHERE arn = %s",
-            (codec.doc(s), ts(s.deletion_date), ts(s.rotation.next_rotation), ts(s.last_accessed), s.arn),
+            codec.secret_update_row(secret),
         )
 
     def delete_secret(self, arn: str) -> None:
@@ -380,14 +377,7 @@ class _Session:
             "not_before = excluded.not_before, doc = excluded.doc, "
             "lease_owner = CASE WHEN excluded.state IN ('pending', 'running') THEN rotations.lease_owner END, "
             "lease_until = CASE WHEN excluded.state IN ('pending', 'running') THEN rotations.lease_until END",
-            (
-                r.rotation_id,
-                r.secret_arn,
-                r.state.value,
-                codec.ts(r.created),
-                codec.ts(r.not_before),
-                codec.rotation_doc(r),
-            ),
+            codec.rotation_row(r),
         )
 
     def claim_rotations(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[Rotation]:

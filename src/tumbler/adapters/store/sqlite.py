@@ -93,7 +93,7 @@ READ_VALUE = (
     "v.last_accessed FROM secrets s JOIN secrets p ON p.arn = s.source_arn "
     "LEFT JOIN versions v ON v.arn = p.arn AND {match} WHERE "
 )
-SECRET_COLUMNS = "arn, region, name, source_arn, doc, created, last_accessed, deletion_date, next_rotation"
+SECRET_COLUMNS = codec.SECRET_COLUMNS
 
 
 class _Session:
@@ -240,34 +240,15 @@ class _Session:
         return self.find_secret(region, secret_id)  # BEGIN IMMEDIATE already holds the write lock
 
     def insert_secret(self, secret: Secret, wrapped_key: bytes) -> None:
-        source = codec.source_arn(secret)
         self.conn.execute(
-            "INSERT INTO secrets (arn, region, name, source_arn, doc, created, last_accessed, deletion_date, "
-            "next_rotation, wrapped_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                secret.arn,
-                secret.region,
-                secret.name,
-                source,
-                codec.doc(secret),
-                codec.ts(secret.created),
-                codec.ts(secret.last_accessed),
-                codec.ts(secret.deletion_date),
-                codec.ts(secret.rotation.next_rotation),
-                wrapped_key,
-            ),
+            f"INSERT INTO secrets ({SECRET_COLUMNS}, wrapped_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            codec.secret_insert_row(secret, wrapped_key),
         )
 
     def update_secret(self, secret: Secret) -> None:
         self.conn.execute(
             "UPDATE secrets SET doc = ?, deletion_date = ?, next_rotation = ?, last_accessed = ? WHERE arn = ?",
-            (
-                codec.doc(secret),
-                codec.ts(secret.deletion_date),
-                codec.ts(secret.rotation.next_rotation),
-                codec.ts(secret.last_accessed),
-                secret.arn,
-            ),
+            codec.secret_update_row(secret),
         )
 
     def delete_secret(self, arn: str) -> None:
@@ -338,14 +319,7 @@ class _Session:
             "not_before = excluded.not_before, doc = excluded.doc, "
             "lease_owner = CASE WHEN excluded.state IN ('pending', 'running') THEN lease_owner END, "
             "lease_until = CASE WHEN excluded.state IN ('pending', 'running') THEN lease_until END",
-            (
-                rotation.rotation_id,
-                rotation.secret_arn,
-                rotation.state.value,
-                codec.ts(rotation.created),
-                codec.ts(rotation.not_before),
-                codec.rotation_doc(rotation),
-            ),
+            codec.rotation_row(rotation),
         )
 
     def claim_rotations(self, now: datetime, owner: str, lease_until: datetime, limit: int) -> list[Rotation]:
