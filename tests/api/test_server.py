@@ -201,3 +201,26 @@ def test_several_workers_serve_and_rotate(tmp_path: Path, name: str) -> None:
         wait_for(lambda: current_is(sm, name, token), timeout=30)
     finally:
         live.stop()
+
+
+def test_first_reads_of_the_day_during_writes_never_fail(server: LiveServer) -> None:
+    # The first read of a secret on a day records LastAccessedDate: a write that once ran inside the
+    # read's own transaction and failed with "database is locked" when another writer had committed.
+    failures: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        sm = server.client()
+        try:
+            for i in range(15):
+                name = f"touch/{uuid.uuid4().hex[:10]}"
+                sm.create_secret(Name=name, SecretString=f"{n}-{i}")
+                assert sm.get_secret_value(SecretId=name)["SecretString"] == f"{n}-{i}"
+        except BaseException as err:  # reported below
+            failures.append(err)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[:1]

@@ -277,11 +277,11 @@ class Verifier:
         skew = window = self._max_skew
         if claims.expires is not None:  # capped first: a huge X-Amz-Expires would overflow timedelta
             window = timedelta(seconds=min(claims.expires, skew.total_seconds()))
-        stamp, now_stamp = claims.stamp, f"{now:{STAMP}}"
+        stamp = claims.stamp  # the times are formatted only for an error: this runs on every request
         if when < now - window:
-            raise _fail(INVALID, EXPIRED.format(stamp, f"{now - window:{STAMP}}", now_stamp, _span(window)))
+            raise _fail(INVALID, EXPIRED.format(stamp, f"{now - window:{STAMP}}", f"{now:{STAMP}}", _span(window)))
         if when > now + skew:
-            raise _fail(INVALID, NOT_YET.format(stamp, f"{now + skew:{STAMP}}", now_stamp, _span(skew)))
+            raise _fail(INVALID, NOT_YET.format(stamp, f"{now + skew:{STAMP}}", f"{now:{STAMP}}", _span(skew)))
 
     def _check_signature(self, claims: _Claims, key_id: str, scope: str, canonical: str, body_ok: bool) -> None:
         secret = self._lookup(key_id)

@@ -19,7 +19,9 @@ NO_VALUE = "You must provide either SecretString or SecretBinary."
 MISMATCH = "You provided a VersionStage that is not associated to the provided VersionId."
 
 
-def _read(ctx: Context, reader: Reader, secret_id: str, version_id: str | None, stage: str | None) -> Result:
+def _read(
+    ctx: Context, reader: Reader, secret_id: str, version_id: str | None, stage: str | None
+) -> tuple[Result, ValueRead]:
     found = reader.read_value(
         ctx.region, common.check_secret_id(secret_id), version_id=version_id, stage=stage or AWSCURRENT
     )
@@ -39,8 +41,7 @@ def _read(ctx: Context, reader: Reader, secret_id: str, version_id: str | None, 
     value = common.unseal(ctx.keyring, stored)
     if value is None:  # a rotation has reserved this version but not filled it yet
         raise NotFound(f"Secrets Manager can't find the specified secret value for VersionId: {stored.version_id}")
-    _touch(ctx, found)
-    return {
+    result = {
         "ARN": found.arn,
         "Name": found.name,
         "VersionId": stored.version_id,
@@ -48,10 +49,13 @@ def _read(ctx: Context, reader: Reader, secret_id: str, version_id: str | None, 
         "VersionStages": found.stages,
         "CreatedDate": stored.created,
     }
+    return result, found
 
 
 def _touch(ctx: Context, found: ValueRead) -> None:
-    """LastAccessedDate is kept to the day, so a read writes at most once a day per secret."""
+    """LastAccessedDate is kept to the day, so a read writes at most once a day per secret.
+
+    Called after the read has ended: a write inside a read transaction cannot wait for the lock."""
     today = common.day_of(ctx.now)
     if found.last_accessed != today or found.version_accessed != today:
         assert found.stored is not None
@@ -61,7 +65,9 @@ def _touch(ctx: Context, found: ValueRead) -> None:
 @operation("GetSecretValue", readonly=True)
 def get_secret_value(ctx: Context, params: Params) -> Result:
     with ctx.store.reader() as reader:
-        return _read(ctx, reader, params["SecretId"], params.get("VersionId"), params.get("VersionStage"))
+        result, found = _read(ctx, reader, params["SecretId"], params.get("VersionId"), params.get("VersionStage"))
+    _touch(ctx, found)
+    return result
 
 
 @operation("BatchGetSecretValue", readonly=True)
@@ -75,6 +81,7 @@ def batch_get_secret_value(ctx: Context, params: Params) -> Result:
         )
     values: list[Result] = []
     errors: list[dict[str, Any]] = []
+    read: list[ValueRead] = []
     with ctx.store.reader() as reader:
         if ids is not None:
             targets, next_token = list(ids), None
@@ -87,10 +94,14 @@ def batch_get_secret_value(ctx: Context, params: Params) -> Result:
             targets = [s.arn for s in page]
         for secret_id in targets:
             try:
-                values.append(_read(ctx, reader, secret_id, None, None))
+                value, found = _read(ctx, reader, secret_id, None, None)
+                values.append(value)
+                read.append(found)
             except DomainError as err:
                 wire = to_wire("secretsmanager", err)
                 errors.append({"SecretId": secret_id, "ErrorCode": wire.code, "Message": wire.message})
+    for found in read:
+        _touch(ctx, found)
     out: Result = {"SecretValues": values, "Errors": errors}
     if next_token:
         out["NextToken"] = next_token
