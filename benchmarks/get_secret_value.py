@@ -1,77 +1,180 @@
-"""Signed GetSecretValue over keep-alive connections: requests per second and latency percentiles.
+"""Signed GetSecretValue over keep-alive connections, against its peers and ceilings in the same run.
 
-Starts its own Tumbler server on a free loopback port, creates a secret, signs one real
-GetSecretValue request with botocore (the server verifies the signature and decrypts the
-value on every request, as for any client) and drives it with wrk, a load generator in C.
+Starts, each on a free loopback port:
+  - Tumbler, with a secret; one GetSecretValue request is signed with botocore (SigV4, valid
+    15 minutes) and sent as is by wrk: the server verifies the signature and decrypts the value
+    on every request, as for any client;
+  - moto's server with the same secret, sent the same request signed for its port;
+  - the Python ceiling (``ceiling_app.py`` on uvicorn/httptools/uvloop) answering Tumbler's body;
+  - nginx answering Tumbler's body with ``return 200``.
 
-    python benchmarks/get_secret_value.py [--connections 1,8,32] [--duration 10] [--rate 2000]
+Then, the servers taking turns so that noise on the machine falls on all of them alike:
+  - saturation: requests/s flat out at each connection count (wrk -t1), ``--runs`` runs each;
+  - fixed load: latency percentiles at ``--rate`` requests/s offered (paced wrk, see loadgen.py).
 
-Prints a Markdown table and, with --json FILE, writes the figures.
+    python benchmarks/get_secret_value.py [--connections 1,4,16,64] [--duration 8] [--runs 3]
+        [--rate 2000] [--rate-duration 10] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
-import subprocess
+import statistics
 import sys
 import tempfile
-import time
+from contextlib import ExitStack
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.harness import TumblerProcess, signed_request, wrk_lua  # noqa: E402
+from benchmarks import loadgen  # noqa: E402
+from benchmarks.harness import TumblerProcess, send, sign, signed_request  # noqa: E402
+from benchmarks.peers import NGINX_WORKERS, MotoServer, Nginx, PythonCeiling  # noqa: E402
+
+SECRET = json.dumps({"username": "app", "password": "x" * 24})
+SERVERS = ("tumbler", "moto", "python-ceiling", "nginx")
+PACED_CONNECTIONS = 64  # idle connections cost the servers nothing; more of them keep slots from going late
 
 
-def run_wrk(url: str, lua: Path, connections: int, duration: int, threads: int = 1) -> dict[str, Any]:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(lua), url]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    latency = {p: _ms(m) for p, m in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M)}
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    connections = [int(c) for c in args.connections.split(",")]
+    with ExitStack() as stack:
+        tumbler = stack.enter_context(TumblerProcess(tmp / "tumbler"))
+        tumbler.client().create_secret(Name="bench/secret", SecretString=SECRET)
+        request = signed_request(tumbler, "GetSecretValue", {"SecretId": "bench/secret"})
+        status, body = send(tumbler.port, request)
+        assert status == 200, body
+        moto = stack.enter_context(MotoServer(tmp / "moto"))
+        moto.client().create_secret(Name="bench/secret", SecretString=SECRET)
+        ceiling = stack.enter_context(PythonCeiling(tmp / "ceiling", body))
+        nginx = stack.enter_context(Nginx(tmp / "nginx", body))
+        ports = {"tumbler": tumbler.port, "moto": moto.port, "python-ceiling": ceiling.port, "nginx": nginx.port}
+        keys = {name: moto.keys if name == "moto" else tumbler.keys() for name in ports}
+        url = {name: f"http://127.0.0.1:{port}/" for name, port in ports.items()}
+        saturation: dict[str, dict[int, list[dict[str, Any]]]] = {s: {c: [] for c in connections} for s in SERVERS}
+        paced: dict[str, list[dict[str, Any]]] = {s: [] for s in SERVERS}
+        for run in range(args.runs):
+            # signed afresh each round: a signature is good for 15 minutes, a round takes about 3
+            flat, slow, bodies = scripts(ports, keys, args.rate, tmp)
+            if run == 0:
+                for name in SERVERS:  # warm-up: imports, caches, connection setup
+                    loadgen.run(url[name], flat[name], 16, min(2.0, args.duration))
+            for c in connections:
+                for name in SERVERS:
+                    result = loadgen.run(url[name], flat[name], c, args.duration)
+                    saturation[name][c].append(asdict(result))
+                    print(f"run {run + 1} c={c:<3} {name:<15} {result.rps:>9.0f} req/s", file=sys.stderr)
+            for name in SERVERS:
+                result = loadgen.run(url[name], slow[name], PACED_CONNECTIONS, args.rate_duration)
+                paced[name].append(asdict(result))
+                p99 = result.latency_ms[99]
+                print(f"run {run + 1} paced {name:<15} {result.rps:>6.0f} req/s p99 {p99:.2f} ms", file=sys.stderr)
+        sizes = {name: len(b) for name, b in bodies.items()}
     return {
         "connections": connections,
-        "rps": rps,
-        "latency_ms": latency,
-        "non2xx": int(errors.group(1)) if errors else 0,
+        "duration_s": args.duration,
+        "runs": args.runs,
+        "rate": args.rate,
+        "rate_duration_s": args.rate_duration,
+        "paced_connections": PACED_CONNECTIONS,
+        "nginx_workers": NGINX_WORKERS,
+        "body_bytes": sizes,
+        "saturation": saturation,
+        "paced": paced,
     }
 
 
-def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+def scripts(
+    ports: dict[str, int], keys: dict[str, tuple[str, str]], rate: int, tmp: Path
+) -> tuple[dict[str, Path], dict[str, Path], dict[str, bytes]]:
+    """Per server: a wrk script flat out, one paced to ``rate``, and the answer (checked to be a 200)."""
+    flat, paced, bodies = {}, {}, {}
+    for name, port in ports.items():
+        request = sign(port, keys[name], "GetSecretValue", {"SecretId": "bench/secret"})
+        status, bodies[name] = send(port, request)
+        if status != 200:
+            raise RuntimeError(f"{name} answered {status}: {bodies[name][:300]!r}")
+        flat[name] = loadgen.write_script(tmp / f"{name}.lua", request)
+        paced[name] = loadgen.write_script(tmp / f"{name}-paced.lua", request, rate=rate)
+    return flat, paced, bodies
+
+
+def summarize(data: dict[str, Any]) -> dict[str, Any]:
+    """Medians over runs: requests/s per server and connection count, and the paced latencies."""
+    rps = {
+        name: {int(c): statistics.median(r["rps"] for r in runs) for c, runs in by_c.items()}
+        for name, by_c in data["saturation"].items()
+    }
+    peak = {name: max(by_c.values()) for name, by_c in rps.items()}
+    paced = {}
+    for name, runs in data["paced"].items():
+        pct = {float(p) for p in runs[0]["latency_ms"]}
+        paced[name] = {
+            "rps": statistics.median(r["rps"] for r in runs),
+            "late_share": statistics.median(r["late"] / max(r["requests"], 1) for r in runs),
+            "latency_ms": {p: statistics.median(_pct(r, p) for r in runs) for p in sorted(pct)},
+            "max_ms": statistics.median(r["max_ms"] for r in runs),
+            "errors": sum(sum(r["errors"].values()) for r in runs),
+        }
+    errors = {
+        name: sum(sum(r["errors"].values()) for runs in by_c.values() for r in runs)
+        for name, by_c in data["saturation"].items()
+    }
+    return {"rps": rps, "peak": peak, "paced": paced, "errors": errors}
+
+
+def _pct(result: dict[str, Any], p: float) -> float:
+    return float({float(k): v for k, v in result["latency_ms"].items()}[p])
+
+
+def tables(data: dict[str, Any]) -> str:
+    s = summarize(data)
+    conns = [int(c) for c in data["connections"]]
+    out = [
+        f"Saturation: requests/s, median of {data['runs']} runs of {data['duration_s']:g} s a point (wrk, one thread).",
+        "",
+        "| server | " + " | ".join(f"c={c}" for c in conns) + " | best | Tumbler / this | errors |",
+        "|---|" + "---:|" * (len(conns) + 3),
+    ]
+    for name in SERVERS:
+        cells = [f"{s['rps'][name][c]:,.0f}" for c in conns]
+        ratio = s["peak"]["tumbler"] / s["peak"][name]
+        cells += [f"{s['peak'][name]:,.0f}", f"{ratio:.2f}x", str(s["errors"][name])]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out += ["", f"Fixed offered load: {data['rate']:,} requests/s, {data['paced_connections']} connections, "
+            f"{data['rate_duration_s']} s per run; latencies in ms (medians over runs).", ""]  # fmt: skip
+    out += ["| server | achieved req/s | late sends | p50 | p90 | p99 | p99.9 | max | errors |", "|---|" + "---:|" * 8]
+    for name in SERVERS:
+        p = s["paced"][name]
+        lat = p["latency_ms"]
+        cells = [f"{p['rps']:,.0f}", f"{p['late_share']:.1%}", *(f"{lat[q]:.2f}" for q in (50.0, 90.0, 99.0, 99.9))]
+        out.append(f"| {name} | " + " | ".join([*cells, f"{p['max_ms']:.1f}", str(p["errors"])]) + " |")
+    return "\n".join(out)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--connections", default="1,8,32")
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", default="1,4,16,64")
+    parser.add_argument("--duration", type=float, default=8)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rate", type=int, default=2000)
+    parser.add_argument("--rate-duration", type=float, default=10)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+    missing = [tool for tool in ("wrk", "nginx") if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists()]
+    if missing:
+        print(f"missing: {', '.join(missing)} (apt-get install {' '.join(missing)})", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory() as tmp, TumblerProcess(Path(tmp) / "data") as server:
-        client = server.client()
-        client.create_secret(Name="bench/secret", SecretString='{"username":"app","password":"' + "x" * 24 + '"}')
-        request = signed_request(server, "GetSecretValue", {"SecretId": "bench/secret"})
-        lua = Path(tmp) / "request.lua"
-        lua.write_text(wrk_lua(request))
-        time.sleep(0.5)
-        results = [run_wrk(server.endpoint + "/", lua, int(c), args.duration) for c in args.connections.split(",")]
-    print("| connections | requests/s | p50 ms | p90 ms | p99 ms | non-2xx |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for r in results:
-        lat = r["latency_ms"]
-        cells = [str(r["connections"]), f"{r['rps']:.0f}", *(f"{lat[p]:.2f}" for p in ("50", "90", "99"))]
-        print("| " + " | ".join([*cells, str(r["non2xx"])]) + " |")
+    with tempfile.TemporaryDirectory(prefix="tumbler-bench-") as tmp:
+        data = measure(args, Path(tmp))
+    print(tables(data))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps(data, indent=1))
     return 0
 
 

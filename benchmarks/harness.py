@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,21 +88,56 @@ class SignedRequest:
 
 def signed_request(server: TumblerProcess, operation: str, params: dict[str, Any]) -> SignedRequest:
     """One real SigV4-signed JSON 1.1 request, valid for the server's skew window (15 minutes)."""
-    key_id, secret = server.keys()
+    return sign(server.port, server.keys(), operation, params)
+
+
+def sign(port: int, keys: tuple[str, str], operation: str, params: dict[str, Any]) -> SignedRequest:
+    """A Secrets Manager request to 127.0.0.1:``port`` signed with ``keys`` (access key id, secret key)."""
     body = json.dumps(params)
     request = AWSRequest(
         method="POST",
-        url=server.endpoint + "/",
+        url=f"http://127.0.0.1:{port}/",
         data=body,
         headers={
             "Content-Type": "application/x-amz-json-1.1",
             "X-Amz-Target": f"secretsmanager.{operation}",
         },
     )
-    SigV4Auth(Credentials(key_id, secret), "secretsmanager", "us-east-1").add_auth(request)
+    SigV4Auth(Credentials(*keys), "secretsmanager", "us-east-1").add_auth(request)
     headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-    headers["Host"] = f"127.0.0.1:{server.port}"
+    headers["Host"] = f"127.0.0.1:{port}"
     return SignedRequest("POST", "/", headers, body)
+
+
+def send(port: int, request: SignedRequest) -> tuple[int, bytes]:
+    """Send ``request`` once; the status and body of the answer."""
+    url = f"http://127.0.0.1:{port}{request.path}"
+    req = urllib.request.Request(url, request.body.encode(), request.headers, method=request.method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as answer:  # noqa: S310
+            return int(answer.status), bytes(answer.read())
+    except urllib.error.HTTPError as err:
+        return int(err.code), bytes(err.read())
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    """Return once ``url`` answers at all (any HTTP status), polling every 20 ms."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)  # noqa: S310
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing answered at {url} within {timeout} s")
+
+
+def vmrss_mb(pid: int) -> float:
+    """The resident memory of process ``pid`` (VmRSS), in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) / 1024
 
 
 def wrk_lua(request: SignedRequest) -> str:

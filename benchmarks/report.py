@@ -1,0 +1,281 @@
+"""Run every benchmark, one subprocess each, and write benchmarks/results/: latest.md, latest.json, plots.
+
+    python -m benchmarks.report [--quick] [--only get_secret_value,startup,...]
+
+Usually called through ``benchmarks/run``, which installs what the benchmarks need first.
+A benchmark that fails is reported as such (with its last error line); the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks import get_secret_value as gsv
+from benchmarks import loadgen, peers
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    title: str
+    full: tuple[str, ...]
+    quick: tuple[str, ...]
+    writes_json: bool = True
+
+
+STEPS = (
+    Step(
+        "get_secret_value",
+        "Signed GetSecretValue: Tumbler, moto, the Python ceiling and nginx",
+        (),
+        ("--duration", "2", "--runs", "1", "--rate-duration", "4"),
+    ),
+    Step(
+        "scheduler_scale",
+        "Scheduler at scale",
+        (),
+        ("--ticks", "100"),  # 1,000,000 secrets take well under a minute
+        writes_json=False,
+    ),
+    Step("startup", "Start-up and footprint", (), ("--repeat", "3")),
+    Step("rotation_throughput", "Built-in PostgreSQL rotations", (), ("--secrets", "50")),
+    Step("function_rotation", "Python rotation function", (), ("--functions", "2", "--rotations", "5")),
+)
+
+
+def run_step(step: Step, quick: bool, raw: Path) -> dict[str, Any]:
+    out = raw / f"{step.name}.json"
+    cmd = [sys.executable, f"benchmarks/{step.name}.py", *(step.quick if quick else step.full)]
+    if step.writes_json:
+        cmd += ["--json", str(out.relative_to(HERE.parent))]
+    print(f"== {step.name}: {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
+    out.unlink(missing_ok=True)
+    table_file = raw / f"{step.name}.md"
+    started = time.monotonic()
+    tail: deque[str] = deque(maxlen=3)
+    with (
+        table_file.open("w") as stdout,
+        subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True, cwd=HERE.parent) as proc,
+    ):
+        for line in proc.stderr or ():  # progress, shown as it comes; the last lines kept for the report
+            sys.stderr.write(line)
+            if line.strip():
+                tail.append(line.strip())
+    table = table_file.read_text().strip()
+    result: dict[str, Any] = {"command": " ".join(["python", *cmd[1:]]), "seconds": time.monotonic() - started}
+    result["table"] = table
+    if proc.returncode != 0:
+        result["error"] = f"exit status {proc.returncode}" + (f": {' / '.join(tail)}" if tail else "")
+    if step.writes_json and out.exists():
+        result["data"] = json.loads(out.read_text())
+    print(table, file=sys.stderr, flush=True)
+    return result
+
+
+def machine() -> dict[str, str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "?")
+    meminfo = Path("/proc/meminfo").read_text().split()
+    memory_gib = int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024 / 1024
+
+    def version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=False)
+    changes = " + uncommitted changes" if dirty.stdout.strip() else ""
+    return {
+        "cores": f"{os.cpu_count()} ({len(os.sched_getaffinity(0))} usable)",
+        "CPU": model,
+        "memory": f"{memory_gib:.1f} GiB",
+        "kernel": platform.release(),
+        "OS": _os_name(),
+        "Python": f"{platform.python_implementation()} {platform.python_version()}",
+        "load average at start (1, 5, 15 min)": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "a Python loop's speed on one core while the other is busy, vs alone (5 samples)": _interference(),
+        "Tumbler": f"{version('tumbler')} (commit {commit.stdout.strip() or '?'}{changes})",
+        "uvicorn / httptools / uvloop": f"{version('uvicorn')} / {version('httptools')} / {version('uvloop')}",
+        "moto": version("moto"),
+        "botocore": version("botocore"),
+        "nginx": f"{peers.nginx_version()} (worker_processes {peers.NGINX_WORKERS}, keep-alive on)",
+        "wrk": f"{loadgen.version()} (one thread; pacing by Lua delay(), no wrk2 in Debian)",
+    }
+
+
+def interference() -> float:
+    """How much slower a Python loop on CPU 0 runs while a busy process spins on CPU 1 (1.0: not at all).
+
+    wrk and the server under test each take one of the two cores: on a VM whose cores are hyperthreads
+    of one physical core, or share it, the server then runs slower than it would alone.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return 1.0
+
+    def spin() -> float:
+        started = time.perf_counter()
+        total = 0
+        for i in range(2_000_000):
+            total += i
+        return time.perf_counter() - started
+
+    os.sched_setaffinity(0, {cpus[0]})
+    try:
+        alone = min(spin() for _ in range(3))
+        busy = subprocess.Popen(["taskset", "-c", str(cpus[1]), sys.executable, "-c", "while True: pass"])
+        try:
+            time.sleep(0.2)
+            loaded = min(spin() for _ in range(3))
+        finally:
+            busy.kill()
+            busy.wait()
+    finally:
+        os.sched_setaffinity(0, set(cpus))
+    return loaded / alone
+
+
+def _interference() -> str:
+    speeds = sorted(1 / interference() for _ in range(5))
+    return f"median {statistics.median(speeds):.0%} (from {speeds[0]:.0%} to {speeds[-1]:.0%})"
+
+
+def _os_name() -> str:
+    try:
+        return platform.freedesktop_os_release().get("PRETTY_NAME", "?")
+    except OSError:
+        return "?"
+
+
+def targets(data: dict[str, Any]) -> str:
+    s = gsv.summarize(data)
+    peak, p99 = s["peak"], s["paced"]["tumbler"]["latency_ms"][99.0]
+    rows = [
+        ("Tumbler requests/s at saturation (best connection count)", f"{peak['tumbler']:,.0f}", "≥ 10,000",
+         peak["tumbler"] >= 10_000),
+        (f"Tumbler p99 at {data['rate']:,} requests/s offered", f"{p99:.2f} ms", "< 5 ms", p99 < 5),
+        ("Tumbler / moto", f"{peak['tumbler'] / peak['moto']:.1f}x", "≥ 25x", peak["tumbler"] / peak["moto"] >= 25),
+        ("Tumbler / Python ceiling", f"{peak['tumbler'] / peak['python-ceiling']:.0%}", "≥ 40%",
+         peak["tumbler"] / peak["python-ceiling"] >= 0.4),
+        ("Tumbler / nginx", f"{peak['tumbler'] / peak['nginx']:.1%}", "", None),
+    ]  # fmt: skip
+    lines = ["| figure | measured | target | met |", "|---|---:|---:|:---:|"]
+    for label, value, target, met in rows:
+        lines.append(f"| {label} | {value} | {target} | {'' if met is None else ('yes' if met else 'NO')} |")
+    return "\n".join(lines)
+
+
+def plots(data: dict[str, Any]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    s = gsv.summarize(data)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name in gsv.SERVERS:
+        pct = s["paced"][name]["latency_ms"]
+        xs = [-np.log10(1 - p / 100) for p in pct]
+        label = f"{name} ({s['paced'][name]['rps']:,.0f} req/s achieved)"
+        ax.plot(xs, list(pct.values()), marker=".", label=label)
+    ticks = [50, 90, 99, 99.9, 99.99]
+    ax.set_xticks([-np.log10(1 - p / 100) for p in ticks], [f"p{p:g}" for p in ticks])
+    ax.set_yscale("log")
+    ax.set_ylabel("latency, ms (log)")
+    ax.set_xlabel("percentile (wrk: request written -> response read)")
+    ax.set_title(
+        f"GetSecretValue latency at {data['rate']:,} requests/s offered ({data['paced_connections']} connections)"
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(RESULTS / "latency.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    conns = [int(c) for c in data["connections"]]
+    for name in gsv.SERVERS:
+        runs = [[r["rps"] for r in _runs(data["saturation"][name], c)] for c in conns]
+        med = [s["rps"][name][c] for c in conns]
+        spread = [
+            [m - min(r) for m, r in zip(med, runs, strict=True)],
+            [max(r) - m for m, r in zip(med, runs, strict=True)],
+        ]
+        ax.errorbar(conns, med, yerr=spread, marker="o", capsize=3, label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(conns, [str(c) for c in conns])
+    ax.set_yscale("log")
+    ax.set_xlabel("keep-alive connections (wrk, one thread)")
+    ax.set_ylabel("requests/s (log; median, bars min-max)")
+    ax.set_title("GetSecretValue throughput versus connections")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(RESULTS / "throughput.png", dpi=110)
+    plt.close(fig)
+    return ["latency.png", "throughput.png"]
+
+
+def _runs(by_c: dict[Any, list[dict[str, Any]]], c: int) -> list[dict[str, Any]]:
+    return by_c.get(c) or by_c[str(c)]
+
+
+def markdown(results: dict[str, dict[str, Any]], info: dict[str, str], quick: bool, images: list[str]) -> str:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    out = [f"# Tumbler benchmarks{' (--quick)' if quick else ''}", "", f"Run {stamp} by `benchmarks/run"
+           f"{' --quick' if quick else ''}`. How to read each figure: `benchmarks/README.md`.", ""]  # fmt: skip
+    out += ["## Machine", "", "| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in info.items()), ""]
+    titles = {step.name: step.title for step in STEPS}
+    gsv_result = results.get("get_secret_value", {})
+    if "data" in gsv_result:
+        out += ["## Targets", "", targets(gsv_result["data"]), ""]
+    for name, result in results.items():
+        out += [f"## {titles[name]}", "", f"`{result['command']}` ({result['seconds']:.0f} s)", ""]
+        if result.get("error"):
+            out += [f"**Failed**, {result['error']}", ""]
+        out += [result["table"] or "(no output)", ""]
+        if name == "get_secret_value" and images:
+            out += [f"![{image}]({image})" for image in images] + [""]
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="short runs, smaller data: minutes instead of ~20")
+    parser.add_argument("--only", help="comma-separated benchmark names: " + ",".join(s.name for s in STEPS))
+    args = parser.parse_args()
+    chosen = [s for s in STEPS if not args.only or s.name in args.only.split(",")]
+    raw = RESULTS / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    results = {step.name: run_step(step, args.quick, raw) for step in chosen}
+    images = plots(results["get_secret_value"]["data"]) if "data" in results.get("get_secret_value", {}) else []
+    (RESULTS / "latest.md").write_text(markdown(results, info, args.quick, images))
+    (RESULTS / "latest.json").write_text(
+        json.dumps({"machine": info, "quick": args.quick, "results": results}, indent=1)
+    )
+    print(f"wrote {RESULTS / 'latest.md'}", file=sys.stderr)
+    return 1 if any(r.get("error") for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
