@@ -80,20 +80,58 @@ class RotationEngine:
             log.exception("rotation %s of %s crashed; it will be retried", rotation.rotation_id, rotation.secret_arn)
 
     def drive(self, rotation: Rotation) -> Rotation:
-        while rotation.active and rotation.not_before <= self.services.clock.now():
-            if not self._renew(rotation):
-                log.warning("lost the lease on rotation %s; another node has it", rotation.rotation_id)
-                return rotation
-            abandoned = self._check_abandoned(rotation)
-            if abandoned is not None:
-                return abandoned
-            rotation = self._save(dataclasses.replace(rotation, state=State.RUNNING))
-            if rotation.step_index == 0 and rotation.attempt == 1:
-                self._audit("RotationStarted", rotation)
+        """Run the rotation's steps while it is due; each transition is one transaction (the journal)."""
+        events: list[tuple[str, Rotation, dict[str, Any]]] = []
+        with self.store.transaction() as uow:
+            prepared = self._prepare(uow, rotation, events)
+        self._emit(events)
+        while prepared is not None and prepared.state is State.RUNNING:
+            rotation = prepared
             with _Heartbeat(functools.partial(self._renew, rotation), self.lease.total_seconds() / 3):
                 outcome = self._invoke(rotation)
-            rotation = self._after_step(rotation, outcome)
-        return rotation
+            with self.store.transaction() as uow:
+                prepared = self._advance(uow, rotation, outcome, events)
+            self._emit(events)
+        return prepared or rotation
+
+    def _prepare(self, uow: UnitOfWork, rotation: Rotation, events: list[Any]) -> Rotation | None:
+        """Before a step: keep the lease, stop if cancelled or abandoned, else mark the step running.
+
+        None when the lease is lost: another node has the rotation now."""
+        now = self.services.clock.now()
+        if not rotation.active or rotation.not_before > now:
+            return rotation
+        if not uow.renew_lease(rotation.rotation_id, self.node_id, now + self.lease):
+            log.warning("lost the lease on rotation %s; another node has it", rotation.rotation_id)
+            return None
+        stored = uow.rotation(rotation.rotation_id)
+        if stored is None or not stored.active:
+            return stored or rotation
+        abandoned = self._abandon_if_moved(uow, rotation, events)
+        if abandoned is not None:
+            return abandoned
+        if rotation.step_index == 0 and rotation.attempt == 1:
+            events.append(("RotationStarted", rotation, {}))
+        running = dataclasses.replace(rotation, state=State.RUNNING)
+        uow.put_rotation(running)
+        return running
+
+    def _advance(self, uow: UnitOfWork, rotation: Rotation, outcome: StepOutcome, events: list[Any]) -> Rotation | None:
+        """After a step: record its outcome and, when the next step is due now, prepare it, all at once."""
+        now = self.services.clock.now()
+        if not outcome.ok:
+            error = (outcome.error or "step failed")[:MAX_ERROR_CHARS]
+            failed = machine.step_failed(rotation, now, error, self.rng, self.policy)
+            if failed.state is State.FAILED:
+                return self._finish(uow, failed, events)
+            events.append(("RotationStepFailed", failed, {"reason": error, "retry_at": failed.not_before.isoformat()}))
+            uow.put_rotation(failed)
+            return failed
+        advanced = machine.step_succeeded(rotation, now)
+        if advanced.state is State.SUCCEEDED:
+            return self._finish(uow, advanced, events)
+        uow.put_rotation(advanced)
+        return self._prepare(uow, advanced, events)
 
     def _renew(self, rotation: Rotation) -> bool:
         until = self.services.clock.now() + self.lease
@@ -118,31 +156,15 @@ class RotationEngine:
             return StepOutcome(False, f"{rotation.step}: {_error_text(result.payload)}")
         return StepOutcome(True)
 
-    def _after_step(self, rotation: Rotation, outcome: StepOutcome) -> Rotation:
-        now = self.services.clock.now()
-        if not outcome.ok:
-            error = (outcome.error or "step failed")[:MAX_ERROR_CHARS]
-            failed = machine.step_failed(rotation, now, error, self.rng, self.policy)
-            if failed.state is State.FAILED:
-                return self._finish(failed, "RotationFailed")
-            self._audit("RotationStepFailed", failed, reason=error, retry_at=failed.not_before.isoformat())
-            return self._save(failed)
-        advanced = machine.step_succeeded(rotation, now)
-        if advanced.state is State.SUCCEEDED:
-            return self._finish(advanced, "RotationSucceeded")
-        return self._save(advanced)
-
     # -- transitions that touch the secret ------------------------------------------------------
-    def _finish(self, rotation: Rotation, event: str) -> Rotation:
-        with self.store.transaction() as uow:
-            secret = uow.lock_secret(rotation.region, rotation.secret_arn)
-            if secret is not None:
-                rotation = self._settle(uow, secret, rotation)
-                self._plan_next(uow, secret)
-            uow.put_rotation(rotation)
-        self._audit(
-            "RotationSucceeded" if rotation.state is State.SUCCEEDED else event, rotation, reason=rotation.last_error
-        )
+    def _finish(self, uow: UnitOfWork, rotation: Rotation, events: list[Any]) -> Rotation:
+        secret = uow.lock_secret(rotation.region, rotation.secret_arn)
+        if secret is not None:
+            rotation = self._settle(uow, secret, rotation)
+            self._plan_next(uow, secret)
+        uow.put_rotation(rotation)
+        name = "RotationSucceeded" if rotation.state is State.SUCCEEDED else "RotationFailed"
+        events.append((name, rotation, {"reason": rotation.last_error}))
         return rotation
 
     def _settle(self, uow: UnitOfWork, secret: Secret, rotation: Rotation) -> Rotation:
@@ -162,27 +184,23 @@ class RotationEngine:
         uow.update_secret(secret)
         return rotation
 
-    def _check_abandoned(self, rotation: Rotation) -> Rotation | None:
-        """The rotation's end if it must stop: cancelled, or AWSCURRENT moved under it."""
-        with self.store.transaction() as uow:
-            stored = uow.rotation(rotation.rotation_id)
-            if stored is None or not stored.active:
-                return stored or rotation
-            secret = uow.lock_secret(rotation.region, rotation.secret_arn)
-            current = secret.stages.get(AWSCURRENT) if secret else None
-            if secret is not None and not machine.was_abandoned(rotation, current):
-                return None
-            reason = (
-                "The secret was deleted during rotation."
-                if secret is None
-                else f"{AWSCURRENT} moved to version {current} during rotation."
-            )
-            abandoned = machine.abandon(rotation, self.services.clock.now(), reason)
-            if secret is not None:
-                _drop_pending(uow, secret, rotation.token, delete_version=rotation.test_only)
-                self._plan_next(uow, secret)
-            uow.put_rotation(abandoned)
-        self._audit("RotationAbandoned", abandoned, reason=reason)
+    def _abandon_if_moved(self, uow: UnitOfWork, rotation: Rotation, events: list[Any]) -> Rotation | None:
+        """The rotation's end if AWSCURRENT moved under it (or the secret is gone), else None."""
+        secret = uow.lock_secret(rotation.region, rotation.secret_arn)
+        current = secret.stages.get(AWSCURRENT) if secret else None
+        if secret is not None and not machine.was_abandoned(rotation, current):
+            return None
+        reason = (
+            "The secret was deleted during rotation."
+            if secret is None
+            else f"{AWSCURRENT} moved to version {current} during rotation."
+        )
+        abandoned = machine.abandon(rotation, self.services.clock.now(), reason)
+        if secret is not None:
+            _drop_pending(uow, secret, rotation.token, delete_version=rotation.test_only)
+            self._plan_next(uow, secret)
+        uow.put_rotation(abandoned)
+        events.append(("RotationAbandoned", abandoned, {"reason": reason}))
         return abandoned
 
     def _plan_next(self, uow: UnitOfWork, secret: Secret) -> None:
@@ -203,10 +221,11 @@ class RotationEngine:
                     out.append(value.string)
         return out
 
-    def _save(self, rotation: Rotation) -> Rotation:
-        with self.store.transaction() as uow:
-            uow.put_rotation(rotation)
-        return rotation
+    def _emit(self, events: list[tuple[str, Rotation, dict[str, Any]]]) -> None:
+        """Audit events, written once their transaction has committed."""
+        for name, rotation, extra in events:
+            self._audit(name, rotation, **extra)
+        events.clear()
 
     def _audit(self, event: str, rotation: Rotation, **extra: Any) -> None:
         self.services.audit.record(

@@ -69,8 +69,11 @@ class MySQLTarget:
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1")
-        finally:
+        except BaseException:
             conn.close()
+            raise
+        self.close()  # a login that works is kept: setSecret changes the password on it, not on a second login
+        self._admin = (creds, conn)
 
     def set_password(self, request: SetPassword) -> None:
         with self._session(request.admin).cursor() as cur:

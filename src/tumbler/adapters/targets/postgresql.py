@@ -45,8 +45,14 @@ class PostgresTarget:
         self._admin: tuple[Credentials, Connection] | None = None
 
     def verify(self, creds: Credentials) -> None:
-        with connect(creds) as conn:
+        conn = connect(creds)
+        try:
             conn.execute("SELECT 1")
+        except BaseException:
+            conn.close()
+            raise
+        self.close()  # a login that works is kept: setSecret changes the password on it, not on a second login
+        self._admin = (creds, conn)
 
     def set_password(self, request: SetPassword) -> None:
         conn = self._session(request.admin)
