@@ -37,7 +37,8 @@ from benchmarks.harness import TumblerProcess, send, sign, signed_request  # noq
 from benchmarks.peers import NGINX_WORKERS, MotoServer, Nginx, PythonCeiling  # noqa: E402
 
 SECRET = json.dumps({"username": "app", "password": "x" * 24})
-SERVERS = ("tumbler", "moto", "python-ceiling", "nginx")
+# "-2w": two worker processes on the port (`tumbler server --workers 2`; uvicorn --workers 2 for the ceiling)
+SERVERS = ("tumbler", "tumbler-2w", "moto", "python-ceiling", "python-ceiling-2w", "nginx")
 PACED_CONNECTIONS = 64  # idle connections cost the servers nothing; more of them keep slots from going late
 
 
@@ -49,12 +50,17 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         request = signed_request(tumbler, "GetSecretValue", {"SecretId": "bench/secret"})
         status, body = send(tumbler.port, request)
         assert status == 200, body
+        two = stack.enter_context(TumblerProcess(tmp / "tumbler-2w", "--workers", "2"))
+        two.client().create_secret(Name="bench/secret", SecretString=SECRET)
         moto = stack.enter_context(MotoServer(tmp / "moto"))
         moto.client().create_secret(Name="bench/secret", SecretString=SECRET)
         ceiling = stack.enter_context(PythonCeiling(tmp / "ceiling", body))
+        ceiling2 = stack.enter_context(PythonCeiling(tmp / "ceiling-2w", body, workers=2))
         nginx = stack.enter_context(Nginx(tmp / "nginx", body))
-        ports = {"tumbler": tumbler.port, "moto": moto.port, "python-ceiling": ceiling.port, "nginx": nginx.port}
+        ports = {"tumbler": tumbler.port, "tumbler-2w": two.port, "moto": moto.port, "python-ceiling": ceiling.port,
+                 "python-ceiling-2w": ceiling2.port, "nginx": nginx.port}  # fmt: skip
         keys = {name: moto.keys if name == "moto" else tumbler.keys() for name in ports}
+        keys["tumbler-2w"] = two.keys()
         url = {name: f"http://127.0.0.1:{port}/" for name, port in ports.items()}
         saturation: dict[str, dict[int, list[dict[str, Any]]]] = {s: {c: [] for c in connections} for s in SERVERS}
         paced: dict[str, list[dict[str, Any]]] = {s: [] for s in SERVERS}

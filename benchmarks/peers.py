@@ -77,16 +77,17 @@ class MotoServer(Background):
 class PythonCeiling(Background):
     name = "python-ceiling"
 
-    def __init__(self, workdir: Path, body: bytes) -> None:
+    def __init__(self, workdir: Path, body: bytes, workers: int = 1) -> None:
         super().__init__(workdir)
         self.body_file = workdir / "ceiling-body.json"
         self.body = body
+        self.workers = workers
 
     def command(self) -> list[str]:
         self.body_file.write_bytes(self.body)
         return [
             sys.executable, "-m", "uvicorn", "benchmarks.ceiling_app:app", "--host", "127.0.0.1",
-            "--port", str(self.port), "--loop", "uvloop", "--http", "httptools", "--workers", "1",
+            "--port", str(self.port), "--loop", "uvloop", "--http", "httptools", "--workers", str(self.workers),
             "--lifespan", "off", "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
 
