@@ -548,3 +548,12 @@ def test_secret_values_never_appear_in_errors(server: LiveServer, sm: Any, victi
         assert blob.encode() not in answer.body, (operation, answer.code)
     log = (server.data_dir.parent / f"server-{server.port}.log").read_bytes()
     assert marker.encode() not in log
+
+
+def test_an_oversized_body_is_refused_and_changes_nothing(server: LiveServer, sm: Any, victim: str) -> None:
+    before = snapshot(sm, victim)
+    value = "x" * (2 << 20)  # 2 MiB: far above any valid request
+    answer = post(server, {"SecretId": victim, "SecretString": value}, "PutSecretValue")
+    assert (answer.status, answer.code) == (413, "RequestEntityTooLargeException")
+    assert "xxxx" not in answer.message
+    assert snapshot(sm, victim) == before
