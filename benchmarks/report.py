@@ -56,6 +56,7 @@ STEPS = (
     Step("startup", "Start-up and footprint", (), ("--repeat", "3")),
     Step("rotation_throughput", "Built-in PostgreSQL rotations", (), ("--secrets", "50")),
     Step("function_rotation", "Python rotation function", (), ("--functions", "2", "--rotations", "5")),
+    Step("fleet", "Many nodes on PostgreSQL", (), ("--quick",)),
 )
 
 
