@@ -67,8 +67,13 @@ def test_implements_the_port(ring: Keyring) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [SecretValue(string='{"password": "hunter2"}'), SecretValue(string="é ü 🔑"), SecretValue(string=""),
-     SecretValue(binary=b"\x00\xffbinary"), SecretValue(binary=b"")],
+    [
+        SecretValue(string='{"password": "hunter2"}'),
+        SecretValue(string="é ü 🔑"),
+        SecretValue(string=""),
+        SecretValue(binary=b"\x00\xffbinary"),
+        SecretValue(binary=b""),
+    ],
 )
 def test_round_trip(ring: Keyring, value: SecretValue) -> None:
     wrapped, blob = sealed(ring, value)
@@ -242,9 +247,16 @@ def test_master_key_json_round_trip(master: MasterKey) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "[]", "{}", '{"format": 2, "keys": {"1": ""}}', '{"format": 1, "keys": {}}',
-     '{"format": 1, "keys": {"1": "c2hvcnQ="}}', '{"format": 1, "keys": {"x": "' + "A" * 43 + '="}}',
-     '{"format": 1, "keys": {"0": "' + "A" * 43 + '="}}'],
+    [
+        "",
+        "[]",
+        "{}",
+        '{"format": 2, "keys": {"1": ""}}',
+        '{"format": 1, "keys": {}}',
+        '{"format": 1, "keys": {"1": "c2hvcnQ="}}',
+        '{"format": 1, "keys": {"x": "' + "A" * 43 + '="}}',
+        '{"format": 1, "keys": {"0": "' + "A" * 43 + '="}}',
+    ],
 )
 def test_malformed_master_key_document(text: str) -> None:
     with pytest.raises(MasterKeyError):
@@ -451,9 +463,14 @@ def test_concurrent_open(ring: Keyring) -> None:
 
 @pytest.mark.parametrize(
     "given",
-    [None, "", "alias/aws/secretsmanager", "aws/secretsmanager",
-     "arn:aws:kms:us-east-1:123456789012:alias/aws/secretsmanager",
-     "arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/aws/secretsmanager"],
+    [
+        None,
+        "",
+        "alias/aws/secretsmanager",
+        "aws/secretsmanager",
+        "arn:aws:kms:us-east-1:123456789012:alias/aws/secretsmanager",
+        "arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/aws/secretsmanager",
+    ],
 )
 def test_default_key_forms(ring: Keyring, given: str | None) -> None:
     assert ring.resolve_key(given) == DEFAULT_KEY_ID
@@ -482,9 +499,19 @@ def test_stored_alias_may_carry_its_prefix(master: MasterKey) -> None:
 
 @pytest.mark.parametrize(
     "given",
-    ["alias/missing", "missing", "team-a", "alias/aws/ssm", "alias/", "key/prod",
-     "arn:aws:kms:us-east-1:123456789012:alias/missing", "arn:aws:kms:us-east-1:123456789012:key/missing",
-     "arn:aws:s3:::bucket", "arn:aws:kms:us-east-1:123456789012:key/alias/team-a", "arn:aws:kms:broken"],
+    [
+        "alias/missing",
+        "missing",
+        "team-a",
+        "alias/aws/ssm",
+        "alias/",
+        "key/prod",
+        "arn:aws:kms:us-east-1:123456789012:alias/missing",
+        "arn:aws:kms:us-east-1:123456789012:key/missing",
+        "arn:aws:s3:::bucket",
+        "arn:aws:kms:us-east-1:123456789012:key/alias/team-a",
+        "arn:aws:kms:broken",
+    ],
 )
 def test_unknown_key(ring: Keyring, given: str) -> None:
     with pytest.raises(InvalidParameter) as err:

@@ -231,6 +231,7 @@ def test_touch_accessed(store: Store) -> None:
         uow.put_version(ARN, VersionInfo("v1", T0), b"b")
     day = datetime(2026, 3, 2, tzinfo=UTC)
     store.touch_accessed(ARN, "v1", day)
+    store.flush_accessed()
     with store.reader() as r:
         s = r.find_secret("us-east-1", ARN)
     assert s is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,9 @@ def test_failing_step_is_retried_then_fails(server: LiveServer, sm: Any, lam: An
     with pytest.raises(ClientError) as raised:
         sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)
     assert raised.value.response["Error"]["Message"] == PREVIOUS_INCOMPLETE
+    runs = history(server, name)  # "That rotation will be reattempted": the same version, again
+    assert len(runs) == 2
+    assert runs[0]["token"] == token
     audit = (server.data_dir / "audit.log").read_text()
     assert '"event":"RotationFailed"' in audit
     assert token in audit
@@ -162,6 +166,9 @@ def test_cancel_rotate_secret(server: LiveServer, sm: Any, lam: Any, name: str) 
     assert "NextRotationDate" not in described
     final = wait_for(lambda: settled(server, name))
     assert final["state"] == "abandoned"
+    time.sleep(2.5)  # the setSecret that was running when we cancelled has ended by now
+    assert history(server, name)[0]["state"] == "abandoned"  # and it did not bring the rotation back
+    assert not current_is(sm, name, token)
 
 
 def test_manual_put_during_rotation_abandons_it(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
@@ -200,6 +207,16 @@ def test_values_never_reach_logs(server: LiveServer, sm: Any, lam: Any, name: st
     server_log = (server.data_dir.parent / f"server-{server.port}.log").read_text()
     assert marker not in server_log
     assert new_password not in server_log
+
+
+def test_a_password_in_a_function_error_is_masked(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
+    fn = create_function(lam, "generic_rotation.py", {"FAIL_STEP": "setSecret", "LEAK_PASSWORD": "1"})
+    marker = f"pw-{uuid.uuid4().hex}"
+    sm.create_secret(Name=name, SecretString=json.dumps({"username": "app", "password": marker}))
+    sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)
+    final = wait_for(lambda: settled(server, name), timeout=60)
+    assert final["last_error"] == "setSecret: RuntimeError: setSecret failed on purpose (password ****)"
+    assert marker not in (server.data_dir / "audit.log").read_text()
 
 
 def test_rotation_needs_a_function(sm: Any, name: str) -> None:

@@ -23,9 +23,7 @@ from tumbler.core.passwords import (
 
 FULL = UPPERCASE + LOWERCASE + DIGITS + PUNCTUATION
 TYPES = (UPPERCASE, LOWERCASE, DIGITS, PUNCTUATION)
-NO_TYPES = PasswordSpec(
-    exclude_numbers=True, exclude_punctuation=True, exclude_uppercase=True, exclude_lowercase=True
-)
+NO_TYPES = PasswordSpec(exclude_numbers=True, exclude_punctuation=True, exclude_uppercase=True, exclude_lowercase=True)
 
 
 def draws(spec: PasswordSpec, count: int, seed: int = 7) -> list[str]:

@@ -117,8 +117,14 @@ class RotationEngine:
         return running
 
     def _advance(self, uow: UnitOfWork, rotation: Rotation, outcome: StepOutcome, events: list[Any]) -> Rotation | None:
-        """After a step: record its outcome and, when the next step is due now, prepare it, all at once."""
+        """After a step: record its outcome and, when the next step is due now, prepare it, all at once.
+
+        Nothing is written unless this node still holds the lease on an active rotation: a rotation
+        cancelled during the step stays cancelled, and one taken over by another node is left to it."""
         now = self.services.clock.now()
+        if not uow.renew_lease(rotation.rotation_id, self.node_id, now + self.lease):
+            log.warning("rotation %s was cancelled or taken over during its step", rotation.rotation_id)
+            return None
         if not outcome.ok:
             error = (outcome.error or "step failed")[:MAX_ERROR_CHARS]
             failed = machine.step_failed(rotation, now, error, self.rng, self.policy)
@@ -146,14 +152,16 @@ class RotationEngine:
             "ClientRequestToken": rotation.token,
             "RotationToken": rotation.rotation_id,
         }
+        secrets = self._values(rotation)
         try:
             result = self.services.functions.invoke(
-                rotation.region, rotation.lambda_arn, orjson.dumps(event), redact=self._values(rotation)
+                rotation.region, rotation.lambda_arn, orjson.dumps(event), redact=secrets
             )
         except Exception as err:  # the function could not be found or started
-            return StepOutcome(False, f"{rotation.step}: {type(err).__name__}: {getattr(err, 'message', err)}")
-        if result.function_error:
-            return StepOutcome(False, f"{rotation.step}: {_error_text(result.payload)}")
+            error = f"{rotation.step}: {type(err).__name__}: {getattr(err, 'message', err)}"
+            return StepOutcome(False, _mask(error, secrets))
+        if result.function_error:  # the runner masked the values in it already; masked again for the journal
+            return StepOutcome(False, _mask(f"{rotation.step}: {_error_text(result.payload)}", secrets))
         return StepOutcome(True)
 
     # -- transitions that touch the secret ------------------------------------------------------
@@ -209,7 +217,8 @@ class RotationEngine:
         uow.update_secret(secret)
 
     def _values(self, rotation: Rotation) -> list[str]:
-        """The current and pending values, masked in every log the function writes."""
+        """The current and pending values, masked in every log and error: the whole strings and, for the
+        usual JSON secret, each value in them but the ones that only say where (host, user, engine...)."""
         out: list[str] = []
         with self.store.reader() as reader:
             for stored in (
@@ -219,6 +228,7 @@ class RotationEngine:
                 value = unseal(self.services.keyring, stored) if stored else None
                 if value is not None and value.string:
                     out.append(value.string)
+                    out += _secret_leaves(value.string)
         return out
 
     def _emit(self, events: list[tuple[str, Rotation, dict[str, Any]]]) -> None:
@@ -262,6 +272,25 @@ class _Heartbeat:
                 self._renew()
             except Exception:  # the store is unreachable: the next beat tries again
                 log.warning("could not renew a rotation lease", exc_info=True)
+
+
+PUBLIC_FIELDS = frozenset({"engine", "host", "port", "username", "dbname", "ssl", "masterarn", "alternate_username"})
+
+
+def _secret_leaves(text: str) -> list[str]:
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return []
+    if not isinstance(document, dict):
+        return []
+    return [v for k, v in document.items() if k not in PUBLIC_FIELDS and isinstance(v, str) and len(v) >= 4]
+
+
+def _mask(text: str, secrets: list[str]) -> str:
+    for value in sorted(secrets, key=len, reverse=True):  # longest first: a value may contain another
+        text = text.replace(value, "****")
+    return text
 
 
 def _drop_pending(uow: UnitOfWork, secret: Secret, token: str, *, delete_version: bool) -> None:

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 
 from tumbler.core import rotation as machine
 from tumbler.core import schedule
-from tumbler.core.secrets import AWSCURRENT, AWSPENDING, Secret
+from tumbler.core.secrets import AWSCURRENT, Secret
 from tumbler.ops.context import Services
-from tumbler.ops.secretsmanager.rotation import reserve_version
+from tumbler.ops.secretsmanager.rotation import reattempt, reserve_version, unfinished
 from tumbler.ports.store import UnitOfWork
 
 log = logging.getLogger("tumbler.rotation")
@@ -71,9 +71,13 @@ class Scheduler:
         if due_at is None or not secret.rotation.enabled or not secret.rotation.lambda_arn or secret.is_deleted:
             uow.update_secret(secret)
             return False
-        if uow.active_rotation(secret.arn) is not None or _pending_elsewhere(secret):
+        if uow.active_rotation(secret.arn) is not None:
             uow.update_secret(secret)  # already rotating (or retrying): never started twice
             return False
+        pending = unfinished(secret)
+        if pending is not None:  # a rotation that ended unfinished is what is due: reattempt it
+            uow.update_secret(secret)
+            return reattempt(uow, secret, pending, secret.rotation.lambda_arn, now)
         token = str(uuid.uuid4())
         rotation = machine.begin(
             str(uuid.uuid4()), secret.arn, secret.region, token, secret.rotation.lambda_arn, now,
@@ -90,8 +94,3 @@ class Scheduler:
         rules = schedule.parse_rules(secret.rotation.rules or {})
         anchor = secret.rotation.last_rotated or secret.created
         return schedule.late_by(schedule.next_window(rules, secret.rotation.last_rotated, secret.created, anchor), now)
-
-
-def _pending_elsewhere(secret: Secret) -> bool:
-    pending = secret.stages.get(AWSPENDING)
-    return pending is not None and pending != secret.stages.get(AWSCURRENT)

@@ -74,7 +74,11 @@ def _knobs(step, client, arn, token):
         if not counter or failures < int(os.environ.get("FAIL_TIMES", "1000000")):
             if counter:
                 open(counter, "w").write(str(failures + 1))
-            raise RuntimeError(f"{step} failed on purpose")
+            detail = ""
+            if os.environ.get("LEAK_PASSWORD"):  # a careless function: its error carries the password
+                current = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
+                detail = f" (password {current['password']})"
+            raise RuntimeError(f"{step} failed on purpose{detail}")
 
 
 def _record(event):

@@ -34,6 +34,7 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
 
 from tumbler.adapters.store import codec
+from tumbler.adapters.store.touches import AccessBatcher, Touch
 from tumbler.core.rotation import Rotation
 from tumbler.core.secrets import Secret, VersionInfo
 from tumbler.ports.store import TABLES, AccessKey, FunctionRecord, StoredValue, ValueRead
@@ -439,6 +440,7 @@ class PostgresStore:
         else:
             require_schema(url)
         self._local = threading.local()
+        self._touches = AccessBatcher(self._write_touches)
         self.pool: ConnectionPool[Conn] = ConnectionPool(
             url,
             kwargs={"autocommit": True},  # readers need no BEGIN/COMMIT; writers open one with transaction()
@@ -478,15 +480,22 @@ class PostgresStore:
                     conn.execute("ROLLBACK")  # ends the snapshot a bulk read took (it wrote nothing)
 
     def touch_accessed(self, arn: str, version_id: str, day: datetime) -> None:
-        """Two statements, each holding one row lock: it waits for a writer of the secret, never deadlocks."""
-        stamp = codec.ts(day)
-        with self._connection() as conn:
-            conn.execute("UPDATE secrets SET last_accessed = %s WHERE arn = %s", (stamp, arn))
-            conn.execute(
+        self._touches.add(arn, version_id, day)
+
+    def flush_accessed(self) -> None:
+        self._touches.flush()
+
+    def _write_touches(self, touches: list[Touch]) -> None:
+        with self.transaction() as uow, uow.conn.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE secrets SET last_accessed = %s WHERE arn = %s", [(codec.ts(d), a) for a, _, d in touches]
+            )
+            cursor.executemany(
                 "UPDATE versions SET last_accessed = %s WHERE version_id = %s AND arn = "
                 "(SELECT source_arn FROM secrets WHERE arn = %s)",
-                (stamp, version_id, arn),
+                [(codec.ts(d), v, a) for a, v, d in touches],
             )
 
     def close(self) -> None:
+        self._touches.close()
         self.pool.close()

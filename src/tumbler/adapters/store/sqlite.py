@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from tumbler.adapters.store import codec
+from tumbler.adapters.store.touches import AccessBatcher, Touch
 from tumbler.core.rotation import Rotation
 from tumbler.core.secrets import Secret, VersionInfo
 from tumbler.ports.store import TABLES, AccessKey, FunctionRecord, StoredValue, ValueRead
@@ -388,6 +389,7 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._touches = AccessBatcher(self._write_touches)
         with self._connection() as conn:
             conn.executescript(SCHEMA)
 
@@ -426,16 +428,24 @@ class SqliteStore:
                 conn.execute("COMMIT")
 
     def touch_accessed(self, arn: str, version_id: str, day: datetime) -> None:
-        with self._connection() as conn:
-            stamp = codec.ts(day)
-            conn.execute("UPDATE secrets SET last_accessed = ? WHERE arn = ?", (stamp, arn))
-            conn.execute(
+        self._touches.add(arn, version_id, day)
+
+    def flush_accessed(self) -> None:
+        self._touches.flush()
+
+    def _write_touches(self, touches: list[Touch]) -> None:
+        with self.transaction() as uow:
+            uow.conn.executemany(
+                "UPDATE secrets SET last_accessed = ? WHERE arn = ?", [(codec.ts(d), a) for a, _, d in touches]
+            )
+            uow.conn.executemany(
                 "UPDATE versions SET last_accessed = ? WHERE version_id = ? AND arn = "
                 "(SELECT source_arn FROM secrets WHERE arn = ?)",
-                (stamp, version_id, arn),
+                [(codec.ts(d), v, a) for a, v, d in touches],
             )
 
     def close(self) -> None:
+        self._touches.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

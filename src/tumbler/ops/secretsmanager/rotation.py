@@ -49,7 +49,6 @@ def rotate_secret(ctx: Context, params: Params) -> Result:
     rules = params.get("RotationRules")
     check_rules(rules)
     token = params.get("ClientRequestToken") or str(uuid.uuid4())
-    immediately = params.get("RotateImmediately", True)
     with ctx.store.transaction() as uow:
         secret = common.writable(common.lock(uow, ctx, params["SecretId"]))
         lambda_arn = params.get("RotationLambdaARN") or secret.rotation.lambda_arn
@@ -57,33 +56,49 @@ def rotate_secret(ctx: Context, params: Params) -> Result:
             raise InvalidRequest(NO_FUNCTION)
         if not function_exists(ctx, uow, lambda_arn):
             raise InvalidRequest(CANNOT_INVOKE)
-        out: Result = {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
-        if _in_progress(secret, token):
-            return out
-        secret.rotation.lambda_arn = lambda_arn
-        secret.rotation.enabled = True
-        if rules is not None:
-            secret.rotation.rules = rules
-        if token in secret.versions:
-            raise InvalidRequest(f"A version with the ClientRequestToken {token} already exists.")
-        reserve_version(uow, ctx.keyring, secret, token, ctx.now, copy_current=not immediately)
-        rotation = machine.begin(
-            str(uuid.uuid4()), secret.arn, secret.region, token, lambda_arn, ctx.now,
-            secret.stages.get(AWSCURRENT), immediately=immediately,
-        )  # fmt: skip
-        uow.put_rotation(rotation)
+        pending = unfinished(secret)
+        if pending is not None:  # AWS: "A previous rotation isn't complete. That rotation will be reattempted."
+            reattempt(uow, secret, pending, lambda_arn, ctx.now)
+        else:
+            _start(uow, ctx, secret, token, lambda_arn, rules, immediately=params.get("RotateImmediately", True))
     ctx.services.wake_rotations()
-    return out
+    if pending is not None and pending != token:  # refused only now: the reattempt above is committed
+        raise InvalidRequest(machine.PREVIOUS_INCOMPLETE)
+    return {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
 
 
-def _in_progress(secret: Secret, token: str) -> bool:
-    """True for a retry of the rotation in progress; refuses to start a second one."""
+def _start(
+    uow: UnitOfWork, ctx: Context, secret: Secret, token: str, lambda_arn: str, rules: Any, *, immediately: bool
+) -> None:
+    secret.rotation.lambda_arn = lambda_arn
+    secret.rotation.enabled = True
+    if rules is not None:
+        secret.rotation.rules = rules
+    if token in secret.versions:
+        raise InvalidRequest(f"A version with the ClientRequestToken {token} already exists.")
+    reserve_version(uow, ctx.keyring, secret, token, ctx.now, copy_current=not immediately)
+    rotation = machine.begin(
+        str(uuid.uuid4()), secret.arn, secret.region, token, lambda_arn, ctx.now,
+        secret.stages.get(AWSCURRENT), immediately=immediately,
+    )  # fmt: skip
+    uow.put_rotation(rotation)
+
+
+def unfinished(secret: Secret) -> str | None:
+    """The version of an unfinished rotation: AWSPENDING on a version that is not AWSCURRENT."""
     pending, current = secret.stages.get(AWSPENDING), secret.stages.get(AWSCURRENT)
-    if pending is None or pending == current:
+    return pending if pending is not None and pending != current else None
+
+
+def reattempt(uow: UnitOfWork, secret: Secret, token: str, lambda_arn: str, now: datetime) -> bool:
+    """Start the unfinished rotation of ``token`` again, unless it is still running or retrying."""
+    if uow.active_rotation(secret.arn) is not None:
         return False
-    if pending == token:
-        return True
-    raise InvalidRequest(machine.PREVIOUS_INCOMPLETE)
+    uow.put_rotation(
+        machine.begin(str(uuid.uuid4()), secret.arn, secret.region, token, lambda_arn, now,
+                      secret.stages.get(AWSCURRENT))
+    )  # fmt: skip
+    return True
 
 
 def reserve_version(
