@@ -31,6 +31,7 @@ import pymysql
 from pymysql.converters import escape_string
 from pymysql.cursors import Cursor
 
+from tumbler.adapters.targets.logins import KeptLogin
 from tumbler.ports.target import CloneUser, Credentials, SetPassword, TargetError
 
 CONNECT_TIMEOUT = 5
@@ -60,20 +61,17 @@ def connect(creds: Credentials) -> Any:
     )
 
 
+def _ping(conn: Any) -> None:
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1")
+
+
 class MySQLTarget:
     def __init__(self) -> None:
-        self._admin: tuple[Credentials, Any] | None = None
+        self._login: KeptLogin[Any] = KeptLogin(connect, _ping, lambda conn: bool(conn.open))
 
     def verify(self, creds: Credentials) -> None:
-        conn = connect(creds)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1")
-        except BaseException:
-            conn.close()
-            raise
-        self.close()  # a login that works is kept: setSecret changes the password on it, not on a second login
-        self._admin = (creds, conn)
+        self._login.verify(creds)
 
     def set_password(self, request: SetPassword) -> None:
         with self._session(request.admin).cursor() as cur:
@@ -99,15 +97,10 @@ class MySQLTarget:
         return not existing.issuperset(hosts)
 
     def close(self) -> None:
-        if self._admin is not None:
-            self._admin[1].close()
-            self._admin = None
+        self._login.close()
 
     def _session(self, admin: Credentials) -> Any:
-        if self._admin is None or self._admin[0] != admin or not self._admin[1].open:
-            self.close()
-            self._admin = (admin, connect(admin))
-        return self._admin[1]
+        return self._login.session(admin)
 
 
 def _hosts(cur: Cursor, user: str, *, required: bool = False) -> list[str]:

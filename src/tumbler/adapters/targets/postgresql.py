@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from tumbler.adapters.targets.logins import KeptLogin
 from tumbler.ports.target import CloneUser, Credentials, SetPassword, TargetError
 
 CONNECT_TIMEOUT = 5
@@ -42,17 +43,10 @@ def connect(creds: Credentials) -> Connection:
 
 class PostgresTarget:
     def __init__(self) -> None:
-        self._admin: tuple[Credentials, Connection] | None = None
+        self._login: KeptLogin[Connection] = KeptLogin(connect, _ping, lambda conn: not conn.closed)
 
     def verify(self, creds: Credentials) -> None:
-        conn = connect(creds)
-        try:
-            conn.execute("SELECT 1")
-        except BaseException:
-            conn.close()
-            raise
-        self.close()  # a login that works is kept: setSecret changes the password on it, not on a second login
-        self._admin = (creds, conn)
+        self._login.verify(creds)
 
     def set_password(self, request: SetPassword) -> None:
         conn = self._session(request.admin)
@@ -77,15 +71,14 @@ class PostgresTarget:
         return True
 
     def close(self) -> None:
-        if self._admin is not None:
-            self._admin[1].close()
-            self._admin = None
+        self._login.close()
 
     def _session(self, admin: Credentials) -> Connection:
-        if self._admin is None or self._admin[0] != admin or self._admin[1].closed:
-            self.close()
-            self._admin = (admin, connect(admin))
-        return self._admin[1]
+        return self._login.session(admin)
+
+
+def _ping(conn: Connection) -> None:
+    conn.execute("SELECT 1")
 
 
 def _exists(conn: Connection, role: str) -> bool:

@@ -25,6 +25,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from tumbler.adapters.targets.logins import KeptLogin
 from tumbler.ports.target import CloneUser, Credentials, SetPassword, TargetError
 
 CONNECT_TIMEOUT = 5
@@ -49,18 +50,19 @@ def connect(creds: Credentials) -> redis.Redis:
     )
 
 
+def _ping(client: redis.Redis) -> None:
+    # AUTH succeeded when the connection opened; a user not allowed PING is still a working login
+    with contextlib.suppress(redis.exceptions.NoPermissionError):
+        client.ping()
+
+
 class RedisTarget:
     def __init__(self) -> None:
-        self._admin: tuple[Credentials, redis.Redis] | None = None
+        # redis-py reconnects a closed client by itself: a kept one is always usable
+        self._login: KeptLogin[redis.Redis] = KeptLogin(connect, _ping, lambda client: True)
 
     def verify(self, creds: Credentials) -> None:
-        client = connect(creds)
-        try:
-            client.ping()
-        except redis.exceptions.NoPermissionError:
-            pass  # AUTH succeeded when the connection opened; this user is just not allowed PING
-        finally:
-            client.close()
+        self._login.verify(creds)
 
     def set_password(self, request: SetPassword) -> None:
         client = self._session(request.admin)
@@ -81,15 +83,10 @@ class RedisTarget:
         return created
 
     def close(self) -> None:
-        if self._admin is not None:
-            self._admin[1].close()
-            self._admin = None
+        self._login.close()
 
     def _session(self, admin: Credentials) -> redis.Redis:
-        if self._admin is None or self._admin[0] != admin:
-            self.close()
-            self._admin = (admin, connect(admin))
-        return self._admin[1]
+        return self._login.session(admin)
 
 
 def _user(client: redis.Redis, name: str) -> dict[str, Any] | None:
