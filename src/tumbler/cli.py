@@ -95,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--count", type=int, default=5)
     preview.add_argument("--region", default=None)
     _data_dir(preview)
+    _store(preview)
 
     keys = sub.add_parser("keys", help="manage encryption keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -153,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "schedule":
         from tumbler.server.inspect import print_preview
 
-        return print_preview(data_dir, args)
+        return print_preview(Config(data_dir=data_dir, store=args.store), args)
     if args.command == "logs":
         from tumbler.server.inspect import print_logs
 

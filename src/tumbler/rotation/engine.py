@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from tumbler.core import rotation as machine
+from tumbler.core.redact import redact
 from tumbler.core.rotation import Rotation, State
 from tumbler.core.secrets import AWSCURRENT, AWSPENDING, Secret
 from tumbler.ops.context import Services
@@ -159,9 +160,9 @@ class RotationEngine:
             )
         except Exception as err:  # the function could not be found or started
             error = f"{rotation.step}: {type(err).__name__}: {getattr(err, 'message', err)}"
-            return StepOutcome(False, _mask(error, secrets))
+            return StepOutcome(False, redact(error, secrets))
         if result.function_error:  # the runner masked the values in it already; masked again for the journal
-            return StepOutcome(False, _mask(f"{rotation.step}: {_error_text(result.payload)}", secrets))
+            return StepOutcome(False, redact(f"{rotation.step}: {_error_text(result.payload)}", secrets))
         return StepOutcome(True)
 
     # -- transitions that touch the secret ------------------------------------------------------
@@ -285,12 +286,6 @@ def _secret_leaves(text: str) -> list[str]:
     if not isinstance(document, dict):
         return []
     return [v for k, v in document.items() if k not in PUBLIC_FIELDS and isinstance(v, str) and len(v) >= 4]
-
-
-def _mask(text: str, secrets: list[str]) -> str:
-    for value in sorted(secrets, key=len, reverse=True):  # longest first: a value may contain another
-        text = text.replace(value, "****")
-    return text
 
 
 def _drop_pending(uow: UnitOfWork, secret: Secret, token: str, *, delete_version: bool) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 
-from tumbler.adapters.store.sqlite import SqliteStore
 from tumbler.core.rotation import Rotation
 from tumbler.server.config import Config
 
@@ -63,7 +62,7 @@ def print_logs(data_dir: Path, function: str, tail: int) -> int:
     return 0
 
 
-def print_preview(data_dir: Path, args: Any) -> int:
+def print_preview(config: Config, args: Any) -> int:
     """The next rotation windows of a secret, or of rules given on the command line."""
     from datetime import UTC, datetime
 
@@ -72,9 +71,10 @@ def print_preview(data_dir: Path, args: Any) -> int:
 
     now = datetime.now(UTC)
     if args.secret_id:
-        store = SqliteStore(Config(data_dir=data_dir).database)
-        with store.reader() as reader:
-            secret = reader.find_secret(_region(data_dir, args.region), args.secret_id)
+        from tumbler.server.runtime import open_store
+
+        with open_store(config).reader() as reader:
+            secret = reader.find_secret(_region(config.data_dir, args.region), args.secret_id)
         if secret is None or not secret.rotation.rules:
             print(f"tumbler: {args.secret_id} has no rotation schedule", file=sys.stderr)
             return 1

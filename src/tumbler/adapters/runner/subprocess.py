@@ -21,16 +21,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tumbler.adapters.runner import bootstrap
+from tumbler.core.redact import forms as redaction_forms
+from tumbler.core.redact import mask
 from tumbler.ports.runner import FunctionSpec, InvokeRequest, InvokeResult
 
 UNHANDLED = "Unhandled"
-REDACTED = "****"
 INIT_TIMEOUT = 10.0  # Lambda's limit on the Init phase (a longer function timeout is allowed instead)
 MAX_LOG_BYTES = 4 * 1024 * 1024  # of output per phase; the rest is dropped
 _CHUNK = 65536
@@ -169,21 +170,9 @@ def _lost(worker: _Worker, request_id: str, timeout: int) -> Reply:
     return {"error": error, "status": "Status: error\tError Type: Runtime.ExitError"}
 
 
-def _redaction_forms(secrets: Iterable[str]) -> list[str]:
-    forms = {
-        form
-        for secret in secrets
-        if secret
-        for form in (secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1], repr(secret)[1:-1])
-    }
-    return sorted(forms, key=len, reverse=True)  # longest first, so no form is left half-replaced
-
-
 def _redact(value: Any, forms: list[str]) -> Any:
     if isinstance(value, str):
-        for form in forms:
-            value = value.replace(form, REDACTED)
-        return value
+        return mask(value, forms)
     if isinstance(value, list):
         return [_redact(item, forms) for item in value]
     if isinstance(value, dict):
@@ -207,7 +196,7 @@ class _Outcome:
     reply: Reply = field(default_factory=dict)
 
     def result(self) -> InvokeResult:
-        forms = _redaction_forms(self.request.redact)
+        forms = redaction_forms(self.request.redact)
         error = self.reply.get("error")
         payload = bootstrap.reply_payload(self.reply)
         if error is not None:

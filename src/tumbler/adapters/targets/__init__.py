@@ -12,14 +12,13 @@ Drivers are imported on first use, so a server that rotates no database never lo
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tumbler.core.redact import REDACTED, redact
 from tumbler.ports.target import CloneUser, Credentials, RotationTarget, SetPassword, TargetError
 
-REDACTED = "****"
 MAX_MESSAGE = 400
 T = TypeVar("T")
 
@@ -65,14 +64,6 @@ ENGINES: dict[str, Engine] = {
 def open_target(engine: str) -> RotationTarget:
     """The target for an ``engine`` value (a key of ``ENGINES``), sanitized."""
     return Sanitized(ENGINES[engine].factory())
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret masked, also as JSON and ``repr`` would escape it."""
-    forms = {form for s in secrets if s for form in (s, json.dumps(s)[1:-1], repr(s)[1:-1])}
-    for form in sorted(forms, key=len, reverse=True):  # longest first: no form left half-masked
-        text = text.replace(form, REDACTED)
-    return text
 
 
 def secrets_of(request: Any) -> Iterator[str]:

@@ -11,6 +11,7 @@ from tumbler.core import schedule
 from tumbler.core.errors import InvalidRequest
 from tumbler.core.secrets import AWSCURRENT, AWSPENDING, Secret, VersionInfo
 from tumbler.ops.context import Context, Params, Result
+from tumbler.ops.lambda_.common import parse_function_id
 from tumbler.ops.secretsmanager import common
 from tumbler.ops.secretsmanager.common import operation
 from tumbler.ports.keyring import Keyring
@@ -23,18 +24,10 @@ CANNOT_INVOKE = (
 )
 
 
-def function_name(lambda_arn: str) -> tuple[str | None, str]:
-    """(region, name) of a function ARN; (None, name) for a bare name."""
-    parts = lambda_arn.split(":")
-    if len(parts) >= 7 and parts[0] == "arn" and parts[5] == "function":
-        return parts[3], parts[6]
-    return None, lambda_arn
-
-
 def function_exists(ctx: Context, reader: Reader, lambda_arn: str) -> bool:
-    region, name = function_name(lambda_arn)
+    name, _, region, _ = parse_function_id(lambda_arn)
     host = ctx.services.functions
-    if host is not None and getattr(host, "has_builtin", None) and host.has_builtin(name):
+    if host is not None and host.has_builtin(name):
         return True
     return reader.function(region or ctx.region, name) is not None
 
