@@ -88,7 +88,7 @@ class PythonCeiling(Background):
         return [
             sys.executable, "-m", "uvicorn", "benchmarks.ceiling_app:app", "--host", "127.0.0.1",
             "--port", str(self.port), "--loop", "uvloop", "--http", "httptools", "--workers", str(self.workers),
-            "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+            "--lifespan", "off", "--no-access-log", "--log-level", "warning", "--no-proxy-headers",
         ]  # fmt: skip
 
     def environment(self) -> dict[str, str]:

@@ -10,4 +10,3 @@ def test_exported_members() -> None:
     exported = {name for name in dir(ports) if not name.startswith("_") and name[0].isupper()}
     assert exported == set(ports.__all__)
     assert {"Store", "Keyring", "Clock", "FunctionRunner", "RotationTarget", "AuditLog"} <= exported
-

@@ -314,6 +314,35 @@ def test_read_value_in_one_query(store: Store) -> None:
         assert r.read_value("us-east-1", "nope", version_id=None, stage=AWSCURRENT) is None
 
 
+def _current_blob(store: Store) -> bytes | None:
+    found = store.read_value("us-east-1", "app/db", version_id=None, stage=AWSCURRENT)
+    assert found is not None
+    assert found.stored is not None
+    return found.stored.blob
+
+
+def test_two_nodes_read_value_sees_every_write_at_once(nodes: Nodes) -> None:
+    """Store.read_value may cache (SQLite does): a write by any node shows in the very next read."""
+    reader, writer = nodes(), nodes()
+    with writer.transaction() as uow:
+        uow.insert_secret(secret(), b"k")
+        uow.put_version(ARN, VersionInfo("v1", T0), b"one")
+        uow.set_stages(ARN, {AWSCURRENT: "v1"})
+    for _ in range(3):  # read again and again: a cache, if any, now holds it
+        assert _current_blob(reader) == b"one"
+    with writer.transaction() as uow:
+        uow.put_version(ARN, VersionInfo("v2", T0), b"two")
+        uow.set_stages(ARN, {AWSCURRENT: "v2", AWSPREVIOUS: "v1"})
+    assert _current_blob(reader) == b"two"
+    with pytest.raises(RuntimeError), writer.transaction() as uow:  # noqa: PT012 - rolled back: nothing changes
+        uow.set_stages(ARN, {AWSCURRENT: "v1"})
+        raise RuntimeError
+    assert _current_blob(reader) == b"two"
+    with writer.transaction() as uow:
+        uow.delete_secret(ARN)
+    assert reader.read_value("us-east-1", "app/db", version_id=None, stage=AWSCURRENT) is None
+
+
 def test_unique_name_violation_leaves_nothing(store: Store) -> None:
     other = ARN.replace("app/db-AbCdEf", "app/other-XyZxYz")
     with store.transaction() as uow:

@@ -368,3 +368,44 @@ def test_rest_validation_uses_coral_paths() -> None:
     )
     assert "s3cr3t" not in err.message
     assert "1BAD" not in err.message
+
+
+# The flat fast path (structures of strings) must answer exactly as the generic parse and validation.
+FLAT_CANDIDATES: list[Any] = [
+    "app/db", "", "x" * 64, "x" * 2049, "EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE", "a" * 31, "AWSCURRENT",
+    "ünïcode", "bad\nline", 7, 1.5, True, ["list"], {"map": 1}, None,
+]  # fmt: skip
+
+
+def _generic(operation: str, data: dict[str, Any]) -> Any:
+    from tumbler.wire.parse import from_json
+    from tumbler.wire.validate import validate
+
+    shape = spec.load("secretsmanager").operation_model(operation).input_shape
+    try:
+        params = from_json(shape, data, "secretsmanager")
+        validate(shape, params, "secretsmanager")
+    except WireError as err:
+        return (err.code, err.message)
+    return params
+
+
+def _fast(operation: str, data: dict[str, Any]) -> Any:
+    import orjson
+
+    try:
+        return parse_json("secretsmanager", f"secretsmanager.{operation}", orjson.dumps(data))[1]
+    except WireError as err:
+        return (err.code, err.message)
+
+
+@pytest.mark.parametrize("operation", ["GetSecretValue", "DescribeSecret", "DeleteResourcePolicy", "GetRandomPassword"])
+def test_flat_fast_path_answers_as_the_generic_path(operation: str) -> None:
+    shape = spec.load("secretsmanager").operation_model(operation).input_shape
+    names = list(shape.members)
+    for value in FLAT_CANDIDATES:
+        for name in names:
+            data = {name: value}
+            assert _fast(operation, data) == _generic(operation, data), (name, value)
+            full = {n: value if n == name else "AWSCURRENT" for n in names}
+            assert _fast(operation, full) == _generic(operation, full), (name, value)

@@ -140,6 +140,34 @@ def test_header_auth_signed_by_botocore_verifies(
     assert verifier().verify(*request) == Caller(AKID, "us-east-1", "secretsmanager", token)
 
 
+class _FullPathOnly(Verifier):
+    def _verify_usual(self, *args: Any) -> Caller | None:
+        return None
+
+
+@pytest.mark.parametrize("token", [None, TOKEN])
+@pytest.mark.parametrize(("method", "url", "body", "headers", "params"), CASES)
+def test_the_usual_requests_fast_path_agrees_with_the_full_path(
+    method: str, url: str, body: bytes, headers: dict[str, str], params: dict[str, str] | None, token: str | None
+) -> None:
+    request = sign(method, url, body, headers, params, token=token)
+    full = _FullPathOnly(keys, now=lambda: NOW).verify(*request)
+    if not request.query_string:  # what every SDK sends to Secrets Manager takes the fast path, to the same caller
+        assert verifier()._verify_usual(request.method, request.raw_path, request.headers, request.body, None) == full
+    flipped = "1" if header(request, "authorization").endswith("0") else "0"
+    tampered = [
+        replace_header(request, "x-amz-date", header(request, "x-amz-date")[:-3] + "59Z"),
+        request._replace(body=request.body + b" "),
+        request._replace(method="PUT"),
+        replace_header(request, "authorization", header(request, "authorization")[:-1] + flipped),
+        replace_header(request, "x-amz-content-sha256", "0" * 64),
+        replace_header(request, "x-amz-security-token", "swapped"),
+    ]
+    for bad in tampered:  # never accepted by the fast path; the full path then gives AWS's error
+        assert verifier()._verify_usual(bad.method, bad.raw_path, bad.headers, bad.body, None) is None
+        rejected(bad)
+
+
 @pytest.mark.parametrize("token", [None, TOKEN])
 @pytest.mark.parametrize(("method", "url", "body", "headers", "params"), CASES)
 def test_presigned_url_signed_by_botocore_verifies(

@@ -188,6 +188,11 @@ class Store(Protocol):
 
     def reader(self) -> AbstractContextManager[Reader]: ...
 
+    def read_value(self, region: str, secret_id: str, *, version_id: str | None, stage: str) -> ValueRead | None:
+        """``Reader.read_value`` on its own: GetSecretValue's one read, which a store may serve from a cache
+        it knows to be current."""
+        ...
+
     def touch_accessed(self, arn: str, version_id: str, day: datetime) -> None:
         """Record LastAccessedDate (day granularity, as AWS keeps it); written within about a second."""
         ...

@@ -14,7 +14,9 @@ may hold up the event loop or Secrets Manager's writers.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
@@ -81,8 +83,8 @@ class App:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        started = time.perf_counter() if self.access_log else 0.0
+        request_id = _request_id()
         operation = "-"
         is_lambda = scope["path"].startswith(LAMBDA_PREFIX)
         try:
@@ -122,8 +124,10 @@ class App:
         )
         if scope["method"] != "POST":
             raise errors.error("secretsmanager", "UnknownOperationException", "Unknown operation.")
-        target = next((v.decode("latin-1") for k, v in headers if k == b"x-amz-target"), None)
-        op_model, params = parse.parse_json("secretsmanager", target, body)
+        target = dict(headers).get(b"x-amz-target")  # the ASGI server gives header names in lower case
+        op_model, params = parse.parse_json(
+            "secretsmanager", None if target is None else target.decode("latin-1"), body
+        )
         registered = SECRETSMANAGER.get(op_model.name)
         if registered is None:
             raise errors.error("secretsmanager", "UnknownOperationException", f"Unknown operation {op_model.name}.")
@@ -158,6 +162,26 @@ class App:
             raise to_wire(service, err) from None
 
 
+class _RequestIds:
+    """UUID-shaped request ids: a random prefix per process and a counter (``uuid4()`` costs as much as a
+    signature check's hashing). Unique within a process; across processes, but for a 2**-76 chance."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)  # a forked worker must not repeat its parent's ids
+
+    def reset(self) -> None:
+        r = uuid.uuid4().hex
+        self._head = f"{r[:8]}-{r[8:12]}-4{r[13:16]}-{'89ab'[int(r[16], 16) % 4]}{r[17:20]}-"
+        self._counter = itertools.count(int(r[20:], 16))
+
+    def __call__(self) -> str:
+        return f"{self._head}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+_request_id = _RequestIds()
+
+
 def _error_response(err: WireError, is_lambda: bool) -> Response:
     return serialize.rest_json_error(err, "lambda") if is_lambda else serialize.error_response(err)
 
@@ -186,14 +210,24 @@ def _lambda_limit(scope: Scope) -> tuple[int, Callable[[], WireError]]:
 
 
 async def _read_body(receive: Receive, limit: int, too_large: Callable[[], WireError]) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
+    message = await receive()
+    chunk: bytes = message.get("body", b"")
+    if not message.get("more_body"):  # the usual case: the whole body in one message
+        if len(chunk) > limit:
+            raise too_large()
+        return chunk
+    return await _read_chunks(receive, limit, too_large, [chunk])
+
+
+async def _read_chunks(receive: Receive, limit: int, too_large: Callable[[], WireError], chunks: list[bytes]) -> bytes:
+    size = len(chunks[0])
+    while size <= limit:
         message = await receive()
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > limit:
-            raise too_large()
         chunks.append(chunk)
         if not message.get("more_body"):
+            if size > limit:
+                break
             return b"".join(chunks)
+    raise too_large()

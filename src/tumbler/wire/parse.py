@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -22,7 +23,7 @@ from botocore.utils import parse_timestamp
 
 from tumbler.wire import errors, spec
 from tumbler.wire.errors import WireError
-from tumbler.wire.validate import Member, members, type_message, validate
+from tumbler.wire.validate import Member, members, rules, type_message, validate
 
 # --- JSON values -> Python values ----------------------------------------------------------------
 
@@ -106,9 +107,47 @@ def parse_json(service: str, target: str | None, body: bytes) -> tuple[Operation
     if shape is None:
         return op, {}
     data = _json_object(service, body, "SerializationException") if body else {}
+    plan = _flat_plan(service, shape)
+    if plan is not None:
+        accepted = _accept_flat(plan, data)
+        if accepted is not None:
+            return op, accepted
     params: dict[str, Any] = from_json(shape, data, service)
     validate(shape, params, service)
     return op, params
+
+
+# A structure of strings only (GetSecretValue's, DescribeSecret's, ...): its members and their checks.
+FlatPlan = tuple[tuple[str, str, bool, tuple[Callable[[Any], bool], ...]], ...]  # (wire, name, required, checks)
+
+
+_FLAT: dict[tuple[str, str], FlatPlan | None] = {}
+
+
+def _flat_plan(service: str, shape: StructureShape) -> FlatPlan | None:
+    key = (service, shape.name)  # cached by name, as members() is: shape names are unique per service
+    if key not in _FLAT:
+        found = members(service, shape)
+        flat = all(m.shape.type_name == "string" and not m.location for m in found)
+        checks = [(m.wire, m.name, m.required, tuple(ok for ok, _ in rules(service, m.shape).checks)) for m in found]
+        _FLAT[key] = tuple(checks) if flat else None
+    return _FLAT[key]
+
+
+def _accept_flat(plan: FlatPlan, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The params, if the generic parse and validation would surely accept them, else None for those to
+    report what is wrong: the same checks, without building Coral's messages along the way."""
+    params = {}
+    for wire, name, required, checks in plan:
+        value = data.get(wire)
+        if value is None:
+            if required:
+                return None
+            continue
+        if type(value) is not str or not all(ok(value) for ok in checks):
+            return None
+        params[name] = value
+    return params
 
 
 # --- restJson1: routing ----------------------------------------------------------------------------

@@ -321,11 +321,10 @@ class _Walk:
         hidden = hidden or rules(self.service, shape).sensitive
         for member in members(self.service, shape):
             item = value.get(member.name)
-            where = f"{path}.{member.path}" if path else member.path
             if item is not None:
-                self.check(member.shape, item, where, hidden)
+                self.check(member.shape, item, f"{path}.{member.path}" if path else member.path, hidden)
             elif member.required:
-                self.report(_null_entry(where))
+                self.report(_null_entry(f"{path}.{member.path}" if path else member.path))
 
     def container(self, shape: Shape, value: Any, path: str, hidden: bool) -> tuple[bool, bool]:
         """Check a list's or map's own length; return (hide its items, hide the whole value)."""

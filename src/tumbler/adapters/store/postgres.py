@@ -479,6 +479,10 @@ class PostgresStore:
                 if idle and conn.info.transaction_status != TransactionStatus.IDLE:
                     conn.execute("ROLLBACK")  # ends the snapshot a bulk read took (it wrote nothing)
 
+    def read_value(self, region: str, secret_id: str, *, version_id: str | None, stage: str) -> ValueRead | None:
+        with self.reader() as reader:  # no cache: another node may have written since
+            return reader.read_value(region, secret_id, version_id=version_id, stage=stage)
+
     def touch_accessed(self, arn: str, version_id: str, day: datetime) -> None:
         self._touches.add(arn, version_id, day)
 

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from tumbler.adapters.store import codec
+from tumbler.adapters.store.generation import Generation
 from tumbler.adapters.store.touches import AccessBatcher, Touch
 from tumbler.core.rotation import Rotation
 from tumbler.core.secrets import Secret, VersionInfo
@@ -94,7 +95,15 @@ READ_VALUE = (
     "v.last_accessed FROM secrets s JOIN secrets p ON p.arn = s.source_arn "
     "LEFT JOIN versions v ON v.arn = p.arn AND {match} WHERE "
 )
+READ_BY_VERSION = READ_VALUE.format(match="v.version_id = ?")
+READ_BY_STAGE = READ_VALUE.format(
+    match="v.version_id = (SELECT g.version_id FROM stages g WHERE g.arn = p.arn AND g.label = ?)"
+)
 SECRET_COLUMNS = codec.SECRET_COLUMNS
+# GetSecretValue's reads, cached while the database is unchanged (see generation.py): sealed values only,
+# small ones, and a bounded number of them (at most 16 MiB of values).
+CACHE_ENTRIES, CACHE_VALUE_BYTES = 4096, 4096
+ValueKey = tuple[str, str, str | None, str]  # region, secret id, version id, stage
 
 
 class _Session:
@@ -142,10 +151,9 @@ class _Session:
 
     def read_value(self, region: str, secret_id: str, *, version_id: str | None, stage: str) -> ValueRead | None:
         if version_id is not None:
-            match, key = "v.version_id = ?", version_id
+            row = self._by_id(READ_BY_VERSION, (version_id,), region, secret_id)
         else:
-            match, key = "v.version_id = (SELECT g.version_id FROM stages g WHERE g.arn = p.arn AND g.label = ?)", stage
-        row = self._by_id(READ_VALUE.format(match=match), (key,), region, secret_id)
+            row = self._by_id(READ_BY_STAGE, (stage,), region, secret_id)
         if row is None:
             return None
         stored = None
@@ -383,6 +391,10 @@ def _stored(row: Any) -> StoredValue | None:
     return StoredValue(row[0], row[1], bytes(row[2]), blob, codec.dt_required(row[4]))
 
 
+def _small(found: ValueRead) -> bool:
+    return found.stored is None or found.stored.blob is None or len(found.stored.blob) <= CACHE_VALUE_BYTES
+
+
 class SqliteStore:
     """The ``Store`` port on one SQLite database file."""
 
@@ -390,6 +402,8 @@ class SqliteStore:
         self.path = path
         self._local = threading.local()
         self._touches = AccessBatcher(self._write_touches)
+        self._generation = Generation(path.with_name(path.name + "-gen"))
+        self._values: dict[ValueKey, tuple[int, ValueRead]] = {}
         with self._connection() as conn:
             conn.executescript(SCHEMA)
 
@@ -400,23 +414,45 @@ class SqliteStore:
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
+    def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
-        yield conn
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        yield self._conn()
 
     @contextmanager
     def transaction(self) -> Iterator[_Session]:
-        with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        ticket = self._generation.begin_write()  # under the write lock: every cached read is now in doubt
+        try:
             try:
                 yield _Session(conn)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        finally:
+            self._generation.end_write(ticket)
+
+    def read_value(self, region: str, secret_id: str, *, version_id: str | None, stage: str) -> ValueRead | None:
+        key = (region, secret_id, version_id, stage)
+        state = self._generation.current()
+        if state is not None:
+            cached = self._values.get(key)
+            if cached is not None and cached[0] == state:
+                return cached[1]
+        # One statement: its own consistent snapshot, without a BEGIN and COMMIT around it.
+        found = _Session(self._conn()).read_value(region, secret_id, version_id=version_id, stage=stage)
+        if state is not None and found is not None and self._generation.current() == state and _small(found):
+            if len(self._values) >= CACHE_ENTRIES:
+                self._values.clear()
+            self._values[key] = (state, found)
+        return found
 
     @contextmanager
     def reader(self) -> Iterator[_Session]:
@@ -446,6 +482,7 @@ class SqliteStore:
 
     def close(self) -> None:
         self._touches.close()
+        self._values.clear()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

@@ -25,6 +25,13 @@ def _read(
     found = reader.read_value(
         ctx.region, common.check_secret_id(secret_id), version_id=version_id, stage=stage or AWSCURRENT
     )
+    return _answer(ctx, found, version_id, stage)
+
+
+def _answer(
+    ctx: Context, found: ValueRead | None, version_id: str | None, stage: str | None
+) -> tuple[Result, ValueRead]:
+    """GetSecretValue's answer from what the store read, or the error AWS gives."""
     if found is None:
         raise NotFound(common.NOT_FOUND)
     if found.deleted:
@@ -64,8 +71,10 @@ def _touch(ctx: Context, found: ValueRead) -> None:
 
 @operation("GetSecretValue", readonly=True)
 def get_secret_value(ctx: Context, params: Params) -> Result:
-    with ctx.store.reader() as reader:
-        result, found = _read(ctx, reader, params["SecretId"], params.get("VersionId"), params.get("VersionStage"))
+    version_id, stage = params.get("VersionId"), params.get("VersionStage")
+    secret_id = common.check_secret_id(params["SecretId"])
+    read = ctx.store.read_value(ctx.region, secret_id, version_id=version_id, stage=stage or AWSCURRENT)
+    result, found = _answer(ctx, read, version_id, stage)
     _touch(ctx, found)
     return result
 
