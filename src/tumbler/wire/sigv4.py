@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -155,6 +156,12 @@ def _parse_stamp(s: str) -> datetime:
     raise _fail(INCOMPLETE, BAD_DATE.format(s))
 
 
+@lru_cache(maxsize=64)  # SDKs sign the same few header lists over and over
+def _signed_names(signed: str) -> tuple[bytes, ...]:
+    """SignedHeaders' names as ASGI header names: lower-case, latin-1 bytes (the header came as latin-1)."""
+    return tuple(signed.lower().encode("latin-1", "replace").split(b";"))  # never raises: a "?" fails the check
+
+
 @lru_cache(maxsize=256)
 def _stamp_seconds(s: str) -> int:
     """Seconds since the epoch of an ISO-8601 basic stamp; IncompleteSignatureException if it is not one."""
@@ -267,6 +274,7 @@ class Verifier:
         self._dev = dev
         self._max_skew = max_skew
         self._skew_seconds = int(max_skew.total_seconds())
+        self._seconds = time.time if now is _UTCNOW else lambda: now().timestamp()
         self._now = now
         # The 4-HMAC chain depends on (secret, date, region, service) only: the same all day long.
         self.signing_keys = lru_cache(maxsize=key_cache_size)(_derive_key)
@@ -323,7 +331,7 @@ class Verifier:
         credential, signed, signature = standard.groups()
         stamp = stamp_bytes.decode("latin-1")
         parts = credential.rstrip("/").split("/")
-        names = signed.lower().split(";")
+        names = _signed_names(signed)
         token = raw.get(b"x-amz-security-token")
         if (
             len(parts) != 5
@@ -332,15 +340,15 @@ class Verifier:
             or (service is not None and parts[3] != service)
             or parts[4] != "aws4_request"
             or parts[1] != stamp[:8]
-            or "host" not in names
-            or (token is not None and "x-amz-security-token" not in names)
+            or b"host" not in names
+            or (token is not None and b"x-amz-security-token" not in names)
         ):
             return None
         try:
             when = _stamp_seconds(stamp)
         except WireError:
             return None
-        now = int(self._now().timestamp())
+        now = int(self._seconds())
         if not now - self._skew_seconds <= when <= now + self._skew_seconds:
             return None
         key_id, date, region, scoped_service, _ = parts
@@ -350,13 +358,13 @@ class Verifier:
         if secret is None or (content_hash is not None and content_hash.decode("latin-1") != body_hash):
             return None
         canonical_headers = "".join(
-            [f"{name}:{' '.join(raw.get(name.encode(), b'').decode('latin-1').split())}\n" for name in names]
+            [f"{name.decode('latin-1')}:{' '.join(raw.get(name, b'').decode('latin-1').split())}\n" for name in names]
         )
         canonical = f"{method.upper()}\n{_canonical_uri(raw_path)}\n\n{canonical_headers}\n{signed}\n{body_hash}"
         digest = hashlib.sha256(canonical.encode()).hexdigest()
         to_sign = f"{ALGORITHM}\n{stamp}\n{date}/{region}/{scoped_service}/aws4_request\n{digest}"
         expected = hmac.digest(self.signing_keys(secret, date, region, scoped_service), to_sign.encode(), "sha256")
-        if not hmac.compare_digest(expected.hex().encode(), signature.encode()):
+        if not signature.isascii() or not hmac.compare_digest(expected.hex(), signature):
             return None
         return Caller(key_id, region, scoped_service, None if token is None else token.decode("latin-1"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets as random_source
 import string
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from tumbler.core import listing, schedule
@@ -120,7 +120,7 @@ def value_fields(value: SecretValue) -> Result:
 
 def day_of(moment: datetime) -> datetime:
     """AWS keeps access dates to the day: midnight UTC."""
-    return datetime.combine(moment.date(), time(), tzinfo=moment.tzinfo)
+    return datetime(moment.year, moment.month, moment.day, tzinfo=moment.tzinfo)
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
