@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks import loadgen  # noqa: E402
-from benchmarks.harness import TumblerProcess, send, sign, signed_request  # noqa: E402
+from benchmarks.harness import TumblerProcess, cpu_seconds, send, sign, signed_request  # noqa: E402
 from benchmarks.peers import NGINX_WORKERS, MotoServer, Nginx, PythonCeiling  # noqa: E402
 
 SECRET = json.dumps({"username": "app", "password": "x" * 24})
@@ -59,6 +59,9 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         nginx = stack.enter_context(Nginx(tmp / "nginx", body))
         ports = {"tumbler": tumbler.port, "tumbler-2w": two.port, "moto": moto.port, "python-ceiling": ceiling.port,
                  "python-ceiling-2w": ceiling2.port, "nginx": nginx.port}  # fmt: skip
+        servers = {"tumbler": tumbler, "tumbler-2w": two, "moto": moto, "python-ceiling": ceiling,
+                   "python-ceiling-2w": ceiling2, "nginx": nginx}  # fmt: skip
+        pids = {name: server.process.pid for name, server in servers.items() if server.process}
         keys = {name: moto.keys if name == "moto" else tumbler.keys() for name in ports}
         keys["tumbler-2w"] = two.keys()
         url = {name: f"http://127.0.0.1:{port}/" for name, port in ports.items()}
@@ -72,9 +75,13 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     loadgen.run(url[name], flat[name], 16, min(2.0, args.duration))
             for c in connections:
                 for name in SERVERS:
+                    before = cpu_seconds(pids[name])
                     result = loadgen.run(url[name], flat[name], c, args.duration)
-                    saturation[name][c].append(asdict(result))
-                    print(f"run {run + 1} c={c:<3} {name:<15} {result.rps:>9.0f} req/s", file=sys.stderr)
+                    # the server's own CPU per request: unlike requests/s, not moved by wrk sharing its cores
+                    cpu_us = (cpu_seconds(pids[name]) - before) / max(result.requests, 1) * 1e6
+                    saturation[name][c].append({**asdict(result), "cpu_us_per_request": cpu_us})
+                    print(f"run {run + 1} c={c:<3} {name:<15} {result.rps:>9.0f} req/s {cpu_us:6.1f} µs CPU/request",
+                          file=sys.stderr)  # fmt: skip
             for name in SERVERS:
                 result = loadgen.run(url[name], slow[name], PACED_CONNECTIONS, args.rate_duration)
                 paced[name].append(asdict(result))
@@ -117,6 +124,11 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
         for name, by_c in data["saturation"].items()
     }
     peak = {name: max(by_c.values()) for name, by_c in rps.items()}
+    best_c = {name: max(by_c, key=lambda c: by_c[c]) for name, by_c in rps.items()}
+    cpu = {  # µs of server CPU per request, median of the runs at the best connection count (older files: none)
+        name: statistics.median(r.get("cpu_us_per_request", float("nan")) for r in _runs_at(by_c, best_c[name]))
+        for name, by_c in data["saturation"].items()
+    }
     paced = {}
     for name, runs in data["paced"].items():
         pct = {float(p) for p in runs[0]["latency_ms"]}
@@ -131,7 +143,11 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
         name: sum(sum(r["errors"].values()) for runs in by_c.values() for r in runs)
         for name, by_c in data["saturation"].items()
     }
-    return {"rps": rps, "peak": peak, "paced": paced, "errors": errors}
+    return {"rps": rps, "peak": peak, "cpu": cpu, "paced": paced, "errors": errors}
+
+
+def _runs_at(by_c: dict[Any, list[dict[str, Any]]], c: int) -> list[dict[str, Any]]:
+    return next(runs for key, runs in by_c.items() if int(key) == c)
 
 
 def _pct(result: dict[str, Any], p: float) -> float:
@@ -144,13 +160,16 @@ def tables(data: dict[str, Any]) -> str:
     out = [
         f"Saturation: requests/s, median of {data['runs']} runs of {data['duration_s']:g} s a point (wrk, one thread).",
         "",
-        "| server | " + " | ".join(f"c={c}" for c in conns) + " | best | Tumbler / this | errors |",
-        "|---|" + "---:|" * (len(conns) + 3),
+        "| server | "
+        + " | ".join(f"c={c}" for c in conns)
+        + " | best | Tumbler / this | server CPU per request | Tumbler / this, by CPU | errors |",
+        "|---|" + "---:|" * (len(conns) + 5),
     ]
     for name in SERVERS:
         cells = [f"{s['rps'][name][c]:,.0f}" for c in conns]
-        ratio = s["peak"]["tumbler"] / s["peak"][name]
-        cells += [f"{s['peak'][name]:,.0f}", f"{ratio:.2f}x", str(s["errors"][name])]
+        ratio, cpu = s["peak"]["tumbler"] / s["peak"][name], s["cpu"][name]
+        cells += [f"{s['peak'][name]:,.0f}", f"{ratio:.2f}x", f"{cpu:.1f} µs", f"{cpu / s['cpu']['tumbler']:.2f}x"]
+        cells.append(str(s["errors"][name]))
         out.append(f"| {name} | " + " | ".join(cells) + " |")
     out += ["", f"Fixed offered load: {data['rate']:,} requests/s, {data['paced_connections']} connections, "
             f"{data['rate_duration_s']} s per run; latencies in ms (medians over runs).", ""]  # fmt: skip
