@@ -6,6 +6,7 @@ machine's. Every user is created here under a unique ``tmb_`` name and dropped a
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from psycopg import sql
 from tests.dbs import SUPERUSER_PASSWORD, MariaDB, PrivatePostgres
 from tumbler.adapters.targets import REDACTED, describe, open_target, secrets_of
 from tumbler.adapters.targets.mysql import regrant
+from tumbler.adapters.targets.postgresql import scram_verifier
 from tumbler.adapters.targets.redis import rules_of
 from tumbler.ports.target import CloneUser, Credentials, RotationTarget, SetPassword, TargetError
 
@@ -226,6 +228,29 @@ def test_set_password_by_the_user_itself(server: Server, target: RotationTarget)
     target.set_password(SetPassword(server.creds(user, OLD), user, NEW))
     assert not works(target, server.creds(user, OLD))
     assert works(target, server.creds(user, NEW))
+
+
+def test_scram_verifier_is_libpqs(postgres: Postgres) -> None:
+    """The verifier made with hashlib (which lets other threads run) is the one libpq makes."""
+    admin = postgres.admin
+    with psycopg.connect(
+        host=admin.host, port=admin.port, user=admin.username, password=admin.password, dbname=admin.dbname
+    ) as conn:
+        made = conn.pgconn.encrypt_password(NEW.encode(), b"anyone", b"scram-sha-256").decode()
+    iterations, salt = made.removeprefix("SCRAM-SHA-256$").split("$")[0].split(":")
+    assert scram_verifier(NEW, base64.b64decode(salt), int(iterations)) == made
+
+
+@pytest.mark.parametrize("password", ["Pässwörd-0123456789", "ﬁ-ligature-ⅸ-0123"])  # SASLprep'd by libpq
+def test_set_password_outside_ascii(postgres: Postgres, password: str) -> None:
+    target = open_target("postgres")
+    try:
+        user = user_of(postgres)
+        target.set_password(SetPassword(postgres.admin, user, password))
+        assert works(target, postgres.creds(user, password))
+        assert not works(target, postgres.creds(user, OLD))
+    finally:
+        target.close()
 
 
 def test_set_password_never_creates_a_user(server: Server, target: RotationTarget) -> None:

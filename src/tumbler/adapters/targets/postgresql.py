@@ -5,12 +5,16 @@ and closes it with the target. Rotations are rare, a pool would keep superuser s
 between them (and hold a stale password once the master secret is itself rotated), and ``verify``
 must log in afresh anyway.
 
-Passwords are sent as verifiers that libpq computes on this side (``PQencryptPasswordConn``, as
-``psql``'s ``\\password`` does), so the plaintext never reaches the server's statement log.
+Passwords are sent as verifiers computed on this side (as ``psql``'s ``\\password`` does with
+``PQencryptPasswordConn``), so the plaintext never reaches the server's statement log.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import secrets
 from typing import Any
 
 import psycopg
@@ -100,9 +104,31 @@ def _memberships(conn: Connection, role: str) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
+SCRAM_ITERATIONS = 4096  # libpq's default, for servers before 16 that do not report ``scram_iterations``
+SCRAM_SALT_BYTES = 16  # as libpq
+
+
 def _verifier(conn: Connection, role: str, password: str) -> str:
-    """The password as the server's ``password_encryption`` stores it (libpq asks the server which)."""
-    return conn.pgconn.encrypt_password(password.encode(), role.encode()).decode("ascii")
+    """The password as the server's ``password_encryption`` stores it.
+
+    SCRAM-SHA-256 verifiers of ASCII passwords (SASLprep leaves those as they are) are made here, as
+    libpq makes them: hashlib's PBKDF2 lets other threads run meanwhile, libpq's holds the GIL for
+    milliseconds. Anything else (md5, other passwords) is left to libpq."""
+    method = conn.execute("SHOW password_encryption").fetchone()
+    if method is not None and method[0] == "scram-sha-256" and password.isascii() and "\x00" not in password:
+        iterations = int(conn.info.parameter_status("scram_iterations") or SCRAM_ITERATIONS)
+        return scram_verifier(password, secrets.token_bytes(SCRAM_SALT_BYTES), iterations)
+    algorithm = method[0].encode() if method is not None else None
+    return conn.pgconn.encrypt_password(password.encode(), role.encode(), algorithm).decode("ascii")
+
+
+def scram_verifier(password: str, salt: bytes, iterations: int) -> str:
+    """A SCRAM-SHA-256 verifier (RFC 5802, RFC 7677), in the form PostgreSQL stores in ``rolpassword``."""
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    stored_key = hashlib.sha256(hmac.digest(salted, b"Client Key", "sha256")).digest()
+    server_key = hmac.digest(salted, b"Server Key", "sha256")
+    b64 = [base64.b64encode(part).decode("ascii") for part in (salt, stored_key, server_key)]
+    return f"SCRAM-SHA-256${iterations}:{b64[0]}${b64[1]}:{b64[2]}"
 
 
 def _alter_password(conn: Connection, role: str, password: str) -> None:
