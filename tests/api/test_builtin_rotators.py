@@ -6,6 +6,7 @@ machine's. Users are created here under unique ``tmb_`` names and dropped afterw
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -201,6 +202,47 @@ def test_alternating_a_pair_created_beforehand(sm: Any, lam: Any, engines: dict[
     second = rotate(sm, name, fn)
     assert (second["username"], second["alternate_username"]) == (blue, green)
     assert db.can_login(blue, second["password"])
+
+
+# -- the pending password's login probe ------------------------------------------------------------------
+def failed_logins(cluster: PrivatePostgres, user: str) -> int:
+    """Logins refused for ``user`` so far, from the cluster's own log."""
+    text = (cluster.data.parent / "log").read_text(errors="replace")
+    return text.count(f'password authentication failed for user "{user}"')
+
+
+def test_a_first_set_secret_does_not_probe_the_password_it_generated(
+    sm: Any, lam: Any, engines: dict[str, Engine], postgres_cluster: PrivatePostgres, name: str
+) -> None:
+    db = engines["postgres"]
+    user = db.user()
+    sm.create_secret(Name=name, SecretString=json.dumps(db.secret_value(user)))
+    rotated = rotate(sm, name, builtin_arn(lam, "tumbler-postgresql-single-user"))
+    assert db.can_login(user, rotated["password"])
+    assert failed_logins(postgres_cluster, user) == 0  # no login was tried with a password not yet set
+
+
+def test_a_repeated_set_secret_probes_and_changes_nothing(
+    sm: Any, lam: Any, engines: dict[str, Engine], postgres_cluster: PrivatePostgres, name: str
+) -> None:
+    """A pending value this process did not just generate (a retry, a resumed rotation, an Invoke) may be
+    set already: setSecret logs in with it first."""
+    db = engines["postgres"]
+    user = db.user()
+    sm.create_secret(Name=name, SecretString=json.dumps(db.secret_value(user)))
+    pending = db.secret_value(user, "Pending-pw-0123456789")
+    token = sm.put_secret_value(SecretId=name, SecretString=json.dumps(pending), VersionStages=["AWSPENDING"])[
+        "VersionId"
+    ]
+    event = json.dumps({"Step": "setSecret", "SecretId": name, "ClientRequestToken": token})
+    logs = []
+    for _ in range(2):
+        answer = lam.invoke(FunctionName="tumbler-postgresql-single-user", Payload=event, LogType="Tail")
+        assert "FunctionError" not in answer
+        logs.append(base64.b64decode(answer["LogResult"]).decode())
+    assert failed_logins(postgres_cluster, user) == 1  # the first probe, before the password was set
+    assert "AWSPENDING secret is already set" in logs[1]
+    assert db.can_login(user, pending["password"])
 
 
 # -- refusals and failures -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import json
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from tumbler.adapters.crypto.keyring import Keyring
 from tumbler.adapters.crypto.masterkey import MasterKey
 from tumbler.adapters.store.sqlite import SqliteStore
-from tumbler.core.rotation import State
+from tumbler.core.rotation import STEPS, State
 from tumbler.ops.context import Context, Services
 from tumbler.ops.secretsmanager import OPERATIONS
 from tumbler.ports.runner import InvokeResult
@@ -44,6 +45,7 @@ class FakeFunction:
 
     services: Services | None = None
     calls: list[str] = field(default_factory=list)
+    delay: float = 0.0  # seconds each step takes
 
     def has_builtin(self, name: str) -> bool:
         return True
@@ -51,6 +53,7 @@ class FakeFunction:
     def invoke(self, region: str, function: str, payload: bytes, *, redact: Any = ()) -> InvokeResult:
         event = json.loads(payload)
         self.calls.append(event["Step"])
+        time.sleep(self.delay)
         arn, token = event["SecretId"], event["ClientRequestToken"]
         if event["Step"] == "createSecret":
             call(self.services, "PutSecretValue", SecretId=arn, ClientRequestToken=token,
@@ -150,6 +153,17 @@ def test_a_running_rotation_is_not_started_twice(world: World) -> None:
     assert world.scheduler.tick() == 0
     world.settle()
     assert len(world.history("s3")) == 2  # the first and the manual one; no scheduled one
+
+
+def test_rotations_run_side_by_side_and_each_step_once(world: World) -> None:
+    """Slots are refilled while other rotations still run; a claim never hands out one that is running."""
+    world.fn.delay = 0.01
+    for i in range(20):
+        world.op("CreateSecret", Name=f"p{i}", SecretString="initial")
+        world.op("RotateSecret", SecretId=f"p{i}", RotationLambdaARN=FN)
+    assert world.engine.run_due() == 20
+    assert collections.Counter(world.fn.calls) == dict.fromkeys(STEPS, 20)
+    assert all(run.state is State.SUCCEEDED for i in range(20) for run in world.history(f"p{i}"))
 
 
 def test_cancel_stops_the_schedule(world: World) -> None:

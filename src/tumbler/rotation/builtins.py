@@ -22,8 +22,10 @@ Settings are fixed, the AWS templates' defaults, shown read-only as each functio
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ from tumbler.ops.errors import SECRETSMANAGER
 from tumbler.ops.secretsmanager import OPERATIONS
 from tumbler.ports.runner import InvokeResult
 from tumbler.ports.target import CloneUser, Credentials, RotationTarget, SetPassword, TargetError
+from tumbler.rotation.folding import FoldingStore
 
 log = logging.getLogger("tumbler.rotation.builtins")
 
@@ -89,7 +92,9 @@ class BuiltinRotator:
     """One built-in function: ``(region, event payload) -> InvokeResult``, as ``FunctionHost`` calls it."""
 
     def __init__(self, services: Services, family: Family, multi_user: bool) -> None:
-        self.services, self.family, self.multi_user = services, family, multi_user
+        # Its operations may share the engine's journal transaction (rotation/folding.py).
+        self.services = dataclasses.replace(services, store=FoldingStore(services.store))
+        self.family, self.multi_user = family, multi_user
         self.name = function_name(family, multi_user)
         self.password = PasswordSpec(exclude_characters=family.exclude_characters)  # length 32, every type
         strategy = "alternating users (needs masterarn)" if multi_user else "single user"
@@ -104,6 +109,7 @@ class BuiltinRotator:
             "REQUIRE_EACH_INCLUDED_TYPE": "true",
             **({"CLONE_SUFFIX": CLONE_SUFFIX} if multi_user else {}),
         }
+        self.unset = UnsetPasswords()
 
     def __call__(self, region: str, payload: bytes) -> InvokeResult:
         started = time.perf_counter()
@@ -118,6 +124,35 @@ class BuiltinRotator:
             body, error = orjson.dumps({"errorMessage": message, "errorType": kind}), "Unhandled"
         elapsed = (time.perf_counter() - started) * 1000
         return InvokeResult(body, error, run.log(elapsed), elapsed, cold_start=False)
+
+
+class UnsetPasswords:
+    """(secret ARN, version) of pending values this process generated and no setSecret has used yet.
+
+    setSecret's first call for such a version needs no login with the pending password to learn
+    whether it is set already: it cannot be. Any other call (a retry, a rotation resumed after a
+    restart, a direct Invoke) finds nothing here and probes. Bounded: an entry that falls out only
+    costs that probe."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._versions: dict[tuple[str, str], None] = {}
+        self._lock = threading.Lock()
+
+    def add(self, arn: str, token: str) -> None:
+        with self._lock:
+            self._versions[(arn, token)] = None
+            if len(self._versions) > self.LIMIT:
+                del self._versions[next(iter(self._versions))]
+
+    def take(self, arn: str, token: str) -> bool:
+        """True once for a version that was added: the caller is its first setSecret."""
+        with self._lock:
+            if (arn, token) not in self._versions:
+                return False
+            del self._versions[(arn, token)]
+            return True
 
 
 class Run:
@@ -173,14 +208,16 @@ class Run:
         self.seen.add(pending["password"])
         params = {"SecretId": self.arn, "ClientRequestToken": self.token, "VersionStages": [AWSPENDING]}
         self.op("PutSecretValue", {**params, "SecretString": json.dumps(pending)})
+        self.rotator.unset.add(self.arn, self.token)
         self.info(f"createSecret: Successfully put secret for ARN {self.arn} and version {self.token}.")
 
     def set_secret(self) -> None:
         current, pending = self.secret(self.arn, AWSCURRENT), self.secret(self.arn, AWSPENDING, self.token)
         self._check_same_target(current, pending)  # before anything touches the server
+        fresh = self.rotator.unset.take(self.arn, self.token)  # taken before anything can set it
         target = open_target(current["engine"])
         try:
-            if _login(target, credentials(pending)) is None:
+            if not fresh and _login(target, credentials(pending)) is None:
                 self.info(f"setSecret: AWSPENDING secret is already set as password for secret arn {self.arn}.")
                 return
             if self.rotator.multi_user:

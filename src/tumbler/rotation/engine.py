@@ -14,7 +14,8 @@ import random
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,8 +27,10 @@ from tumbler.core.redact import redact
 from tumbler.core.rotation import Rotation, State
 from tumbler.core.secrets import AWSCURRENT, AWSPENDING, Secret
 from tumbler.ops.context import Services
+from tumbler.ops.lambda_.common import parse_function_id
 from tumbler.ops.secretsmanager.common import unseal
 from tumbler.ports.store import Store, UnitOfWork
+from tumbler.rotation.folding import Fold, fold
 from tumbler.rotation.scheduler import plan_next
 
 log = logging.getLogger("tumbler.rotation")
@@ -61,24 +64,44 @@ class RotationEngine:
     def store(self) -> Store:
         return self.services.store
 
-    def run_due(self, limit: int = 16) -> int:
-        """Run every due rotation until it finishes or waits for a retry; the number handled."""
-        now = self.services.clock.now()
-        with self.store.transaction() as uow:
-            claimed = uow.claim_rotations(now, self.node_id, now + self.lease, limit)
-        if len(claimed) <= 1:
-            for rotation in claimed:
-                self._drive_logged(rotation)
-        else:  # rotations wait mostly on databases and functions: run them side by side
-            with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="rotation") as pool:
-                list(pool.map(self._drive_logged, claimed))
-        return len(claimed)
+    def run_due(self) -> int:
+        """Run every due rotation until it finishes or waits for a retry; the number handled.
 
-    def _drive_logged(self, rotation: Rotation) -> None:
+        Up to ``parallel`` run side by side (they wait mostly on databases and functions), and each
+        slot is refilled as soon as its rotation ends, rather than a batch waiting for its slowest."""
+        handled = 0
+        running: dict[Future[None], str] = {}  # rotation ids by their run
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="rotation") as pool:
+            while True:
+                claimed = self._claim(self.parallel - len(running), set(running.values()))
+                handled += len(claimed)
+                running |= {pool.submit(self._run_logged, rotation): rotation.rotation_id for rotation in claimed}
+                if not running:
+                    return handled
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    del running[future]
+
+    def _claim(self, limit: int, busy: set[str]) -> list[Rotation]:
+        """Take the lease on up to ``limit`` due rotations and prepare their steps: one transaction for all.
+
+        ``busy``: the rotations this engine is running, which a claim returns too (it holds their
+        leases) and must leave to the threads running them."""
+        if limit <= 0:
+            return []
+        now = self.services.clock.now()
+        events: list[tuple[str, Rotation, dict[str, Any]]] = []
+        with self.store.transaction() as uow:
+            claimed = uow.claim_rotations(now, self.node_id, now + self.lease, limit + len(busy))
+            started = [self._start_step(uow, r, events) for r in claimed if r.rotation_id not in busy]
+        self._emit(events)
+        return started
+
+    def _run_logged(self, prepared: Rotation) -> None:
         try:
-            self.drive(rotation)
+            self._run(prepared)
         except Exception:
-            log.exception("rotation %s of %s crashed; it will be retried", rotation.rotation_id, rotation.secret_arn)
+            log.exception("rotation %s of %s crashed; it will be retried", prepared.rotation_id, prepared.secret_arn)
 
     def drive(self, rotation: Rotation) -> Rotation:
         """Run the rotation's steps while it is due; each transition is one transaction (the journal)."""
@@ -86,14 +109,25 @@ class RotationEngine:
         with self.store.transaction() as uow:
             prepared = self._prepare(uow, rotation, events)
         self._emit(events)
-        while prepared is not None and prepared.state is State.RUNNING:
-            rotation = prepared
-            with _Heartbeat(functools.partial(self._renew, rotation), self.lease.total_seconds() / 3):
-                outcome = self._invoke(rotation)
-            with self.store.transaction() as uow:
-                prepared = self._advance(uow, rotation, outcome, events)
-            self._emit(events)
-        return prepared or rotation
+        return self._run(prepared) if prepared is not None else rotation
+
+    def _run(self, prepared: Rotation) -> Rotation:
+        """The steps of a prepared rotation (see ``_prepare``), under one heartbeat that keeps its lease."""
+        events: list[tuple[str, Rotation, dict[str, Any]]] = []
+        rotation: Rotation | None = prepared
+        with _Heartbeat(functools.partial(self._renew, prepared), self.lease.total_seconds() / 3):
+            while rotation is not None and rotation.state is State.RUNNING:
+                prepared = rotation
+                with fold(self.store) if self._folds(rotation) else nullcontext(Fold(self.store)) as step:
+                    outcome = self._invoke(rotation)
+                with step.transaction() as uow:  # the step's own write, if it left one open
+                    rotation = self._advance(uow, rotation, outcome, events)
+                self._emit(events)
+        return rotation or prepared
+
+    def _folds(self, rotation: Rotation) -> bool:
+        """A built-in's step that touches nothing but this store commits with its journal record."""
+        return rotation.step in FOLDED_STEPS and self._in_process(rotation.lambda_arn)
 
     def _prepare(self, uow: UnitOfWork, rotation: Rotation, events: list[Any]) -> Rotation | None:
         """Before a step: keep the lease, stop if cancelled or abandoned, else mark the step running.
@@ -108,6 +142,10 @@ class RotationEngine:
         stored = uow.rotation(rotation.rotation_id)
         if stored is None or not stored.active:
             return stored or rotation
+        return self._start_step(uow, rotation, events)
+
+    def _start_step(self, uow: UnitOfWork, rotation: Rotation, events: list[Any]) -> Rotation:
+        """Mark the step running, unless AWSCURRENT moved meanwhile. The lease is this node's."""
         abandoned = self._abandon_if_moved(uow, rotation, events)
         if abandoned is not None:
             return abandoned
@@ -137,8 +175,7 @@ class RotationEngine:
         advanced = machine.step_succeeded(rotation, now)
         if advanced.state is State.SUCCEEDED:
             return self._finish(uow, advanced, events)
-        uow.put_rotation(advanced)
-        return self._prepare(uow, advanced, events)
+        return self._start_step(uow, advanced, events)  # the lease was renewed above: the next step is due now
 
     def _renew(self, rotation: Rotation) -> bool:
         until = self.services.clock.now() + self.lease
@@ -153,17 +190,24 @@ class RotationEngine:
             "ClientRequestToken": rotation.token,
             "RotationToken": rotation.rotation_id,
         }
-        secrets = self._values(rotation)
+        # A built-in runs in this process and logs nothing outside it: the values it must mask are
+        # only read (and decrypted) here if it fails. Any other function's runner needs them first.
+        secrets = None if self._in_process(rotation.lambda_arn) else self._values(rotation)
         try:
             result = self.services.functions.invoke(
-                rotation.region, rotation.lambda_arn, orjson.dumps(event), redact=secrets
+                rotation.region, rotation.lambda_arn, orjson.dumps(event), redact=secrets or ()
             )
         except Exception as err:  # the function could not be found or started
             error = f"{rotation.step}: {type(err).__name__}: {getattr(err, 'message', err)}"
-            return StepOutcome(False, redact(error, secrets))
+            return StepOutcome(False, redact(error, secrets if secrets is not None else self._values(rotation)))
         if result.function_error:  # the runner masked the values in it already; masked again for the journal
-            return StepOutcome(False, redact(f"{rotation.step}: {_error_text(result.payload)}", secrets))
+            error = f"{rotation.step}: {_error_text(result.payload)}"
+            return StepOutcome(False, redact(error, secrets if secrets is not None else self._values(rotation)))
         return StepOutcome(True)
+
+    def _in_process(self, lambda_arn: str) -> bool:
+        has_builtin = getattr(self.services.functions, "has_builtin", None)  # test doubles may not have it
+        return has_builtin is not None and bool(has_builtin(parse_function_id(lambda_arn)[0]))
 
     # -- transitions that touch the secret ------------------------------------------------------
     def _finish(self, uow: UnitOfWork, rotation: Rotation, events: list[Any]) -> Rotation:
@@ -249,6 +293,9 @@ class RotationEngine:
             scheduled=rotation.scheduled,
             **{k: v for k, v in extra.items() if v is not None},
         )
+
+
+FOLDED_STEPS = frozenset({"createSecret", "finishSecret"})  # a built-in's that reach no database
 
 
 class _Heartbeat:
