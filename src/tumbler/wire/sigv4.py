@@ -361,10 +361,8 @@ class Verifier:
             [f"{name.decode('latin-1')}:{' '.join(raw.get(name, b'').decode('latin-1').split())}\n" for name in names]
         )
         canonical = f"{method.upper()}\n{_canonical_uri(raw_path)}\n\n{canonical_headers}\n{signed}\n{body_hash}"
-        digest = hashlib.sha256(canonical.encode()).hexdigest()
-        to_sign = f"{ALGORITHM}\n{stamp}\n{date}/{region}/{scoped_service}/aws4_request\n{digest}"
-        expected = hmac.digest(self.signing_keys(secret, date, region, scoped_service), to_sign.encode(), "sha256")
-        if not signature.isascii() or not hmac.compare_digest(expected.hex(), signature):
+        _, expected = self._signature(secret, stamp, date, region, scoped_service, canonical)
+        if not signature.isascii() or not hmac.compare_digest(expected, signature):
             return None
         return Caller(key_id, region, scoped_service, None if token is None else token.decode("latin-1"))
 
@@ -391,8 +389,14 @@ class Verifier:
         secret = self._lookup(key_id)
         if secret is None:
             raise _fail("UnrecognizedClientException", UNKNOWN_KEY)
-        digest = hashlib.sha256(canonical.encode()).hexdigest()
-        to_sign = f"{ALGORITHM}\n{claims.stamp}\n{date}/{region}/{service}/aws4_request\n{digest}"
-        expected = hmac.digest(self.signing_keys(secret, date, region, service), to_sign.encode(), "sha256").hex()
+        to_sign, expected = self._signature(secret, claims.stamp, date, region, service, canonical)
         if not hmac.compare_digest(expected.encode(), claims.signature.encode()) or not body_ok:
             raise _fail(INVALID, MISMATCH + EXPLAIN.format(canonical, to_sign))
+
+    def _signature(
+        self, secret: str, stamp: str, date: str, region: str, service: str, canonical: str
+    ) -> tuple[str, str]:
+        """The string to sign for ``canonical`` and the signature (hex) it must carry."""
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        to_sign = f"{ALGORITHM}\n{stamp}\n{date}/{region}/{service}/aws4_request\n{digest}"
+        return to_sign, hmac.digest(self.signing_keys(secret, date, region, service), to_sign.encode(), "sha256").hex()
