@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,9 @@ from tests.dbs import PrivatePostgres  # noqa: E402
 
 from benchmarks.harness import TumblerProcess  # noqa: E402
 from tumbler.adapters.store.codec import rotation_from_doc  # noqa: E402
+from tumbler.adapters.targets.postgresql import SCRAM_ITERATIONS, SCRAM_SALT_BYTES, scram_verifier  # noqa: E402
 from tumbler.core.rotation import Rotation  # noqa: E402
+from tumbler.rotation.engine import RotationEngine  # noqa: E402
 from tumbler.server.config import Config  # noqa: E402
 
 BUILTIN = "arn:aws:lambda:us-east-1:123456789012:function:tumbler-postgresql-single-user"
@@ -67,6 +70,27 @@ def raw_rotations(pg: PrivatePostgres, users: dict[str, str]) -> list[float]:
                 conn.execute("SELECT 1")
             times.append(time.perf_counter() - started)
     return times
+
+
+def rotator_floor(pg: PrivatePostgres, users: dict[str, str], threads: int) -> float:
+    """Seconds per user for the database work Tumbler's single-user rotator does, alone, on ``threads``
+    threads as the engine runs rotations: a login as the user, the new password's SCRAM verifier made
+    on this side, ALTER ROLE, then a new login with the new password. No Tumbler: what is left of
+    Tumbler's figure over this is its own bookkeeping."""
+
+    def rotate(item: tuple[str, str]) -> None:
+        user, password = item
+        new = secrets.token_urlsafe(24)
+        with pg.connect(user, password) as conn:
+            verifier = scram_verifier(new, secrets.token_bytes(SCRAM_SALT_BYTES), SCRAM_ITERATIONS)
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(verifier)))
+        with pg.connect(user, new) as conn:
+            conn.execute("SELECT 1")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(rotate, users.items()))
+    return (time.perf_counter() - started) / len(users)
 
 
 def finished_rotations(database: Path, timeout: float) -> list[Rotation]:
@@ -125,10 +149,12 @@ def tumbler_rotations(pg: PrivatePostgres, users: dict[str, str], tmp: Path) -> 
 def measure(count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tumbler-bench-") as tmp, PrivatePostgres.running() as pg:
         raw_users = create_users(pg, "raw", count)
+        floor_users = create_users(pg, "floor", count)
         tumbler_users = create_users(pg, "app", count)
         raw = raw_rotations(pg, raw_users)
+        floor = rotator_floor(pg, floor_users, RotationEngine.PARALLEL)
         tumbler = tumbler_rotations(pg, tumbler_users, Path(tmp))
-    return {"secrets": count, "raw_s": raw, "tumbler": tumbler}
+    return {"secrets": count, "raw_s": raw, "floor_s": floor, "threads": RotationEngine.PARALLEL, "tumbler": tumbler}
 
 
 def table(data: dict[str, Any]) -> str:
@@ -145,8 +171,17 @@ def table(data: dict[str, Any]) -> str:
             f"| rotations/s | {n / t['wall_s']:.1f} | {n / raw_total:.1f} |",
             f"| per rotation (wall / N; raw: median) | {per * 1000:.1f} ms | {raw_median * 1000:.1f} ms |",
             f"| per rotation, median gap between finishes | {(t['gap_median_s'] or 0) * 1000:.1f} ms | |",
+            f"| the client's RotateSecret calls, one after another, all answered after"
+            f" | {t['rotate_calls_s']:.1f} s ({t['rotate_calls_s'] / n * 1000:.1f} ms a call) | |",
             f"| Tumbler / raw, per rotation | {per / raw_median:.1f}x | |",
         ]
+        if data.get("floor_s"):
+            floor = data["floor_s"]
+            rows += [
+                f"| the rotator's own database work without Tumbler ({data['threads']} threads), per rotation"
+                f" | {floor * 1000:.1f} ms ({floor / raw_median:.1f}x raw) | |",
+                f"| Tumbler's bookkeeping over that, per rotation | {(per - floor) * 1000:.1f} ms | |",
+            ]
     rows += [
         f"| failed rotations | {t['failed']} of {t['rotations']} | |",
         f"| rotations that needed more than one attempt | {t['retried']} | |",

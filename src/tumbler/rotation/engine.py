@@ -44,6 +44,8 @@ class StepOutcome:
 
 
 class RotationEngine:
+    PARALLEL = 8  # rotations run side by side: they wait mostly on databases and functions
+
     def __init__(
         self,
         services: Services,
@@ -51,7 +53,7 @@ class RotationEngine:
         node_id: str | None = None,
         lease: timedelta = timedelta(seconds=30),
         policy: machine.RetryPolicy | None = None,
-        parallel: int = 8,
+        parallel: int = PARALLEL,
     ) -> None:
         self.parallel = parallel
         self.services = services
