@@ -90,17 +90,10 @@ def _trim(value: str) -> str:
 
 
 def _header_map(headers: list[tuple[bytes, bytes]]) -> Headers:
-    # Decoded in two strings rather than fourteen: a NUL can't be in a header, so it can't split wrongly.
-    names = b"\0".join([name for name, _ in headers]).lower().decode("latin-1").split("\0")
-    values = b"\0".join([value for _, value in headers]).decode("latin-1").split("\0")
-    if len(names) == len(values) == len(headers):
-        out = dict(zip(names, values, strict=True))
-        if len(out) == len(headers):
-            return out
-    out = {}  # a name sent more than once: its values joined, as botocore joins them
+    out: Headers = {}
     for raw_name, raw_value in headers:
-        name, value = raw_name.lower().decode("latin-1"), raw_value.decode("latin-1")
-        out[name] = f"{_trim(out[name])},{_trim(value)}" if name in out else value
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        out[name] = f"{_trim(out[name])},{_trim(value)}" if name in out else value  # as botocore joins them
     return out
 
 
@@ -138,14 +131,12 @@ def _canonical_uri(raw_path: str) -> str:
 def _canonical_request(method: str, path: str, pairs: Pairs, claims: _Claims, headers: Headers, body_hash: str) -> str:
     if claims.presigned:  # the signature cannot sign itself
         pairs = [(key, value) for key, value in pairs if key != "X-Amz-Signature"]
-    canonical_headers = "".join(  # values trimmed as _trim() does, inline: this runs per signed header
-        [f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in claims.signed_headers.lower().split(";")]
-    )
+    names = claims.signed_headers.lower().split(";")
+    canonical_headers = "".join(f"{name}:{_trim(headers.get(name, ''))}\n" for name in names)
     head = f"{method.upper()}\n{_canonical_uri(path)}\n{_canonical_query(pairs)}\n{canonical_headers}"
     return f"{head}\n{claims.signed_headers}\n{body_hash}"
 
 
-@lru_cache(maxsize=256)  # a client's stamp changes once a second; its requests in that second share it
 def _parse_stamp(s: str) -> datetime:
     # By hand: strptime is slower and accepts short fields such as '2024011T...'.
     if len(s) == 16 and s[8] == "T" and s[15] == "Z" and s.isascii() and (s[:8] + s[9:15]).isdigit():
@@ -162,7 +153,7 @@ def _signed_names(signed: str) -> tuple[bytes, ...]:
     return tuple(signed.lower().encode("latin-1", "replace").split(b";"))  # never raises: a "?" fails the check
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=256)  # a client's stamp changes once a second; its requests in that second share it
 def _stamp_seconds(s: str) -> int:
     """Seconds since the epoch of an ISO-8601 basic stamp; IncompleteSignatureException if it is not one."""
     return int(_parse_stamp(s).timestamp())
@@ -182,10 +173,6 @@ def _span(window: timedelta) -> str:
 
 
 def _auth_fields(auth: str) -> tuple[str, dict[str, str]]:
-    standard = _STANDARD_AUTH.fullmatch(auth)  # as every AWS SDK writes it: one regex instead of the loop
-    if standard:
-        credential, signed, signature = standard.groups()
-        return ALGORITHM, {"Credential": credential, "SignedHeaders": signed, "Signature": signature}
     algorithm, _, rest = auth.strip().partition(" ")
     fields: dict[str, str] = {}
     for piece in rest.replace(",", " ").split():
@@ -367,7 +354,7 @@ class Verifier:
         return Caller(key_id, region, scoped_service, None if token is None else token.decode("latin-1"))
 
     def _check_clock(self, claims: _Claims, when: int) -> None:
-        now = int(self._now().timestamp())  # whole seconds, as AWS compares them
+        now = int(self._seconds())  # whole seconds, as AWS compares them
         window = self._skew_seconds if claims.expires is None else min(claims.expires, self._skew_seconds)
         if now - window <= when <= now + self._skew_seconds:
             return
