@@ -405,8 +405,7 @@ class SqliteStore:
         self._generation = Generation(path.with_name(path.name + "-gen"))
         self._values: dict[ValueKey, tuple[int, ValueRead]] = {}
         self._writing = threading.RLock()  # re-entrant: a nested transaction fails in SQLite, not here
-        with self._connection() as conn:
-            conn.executescript(SCHEMA)
+        self._conn().executescript(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
@@ -420,10 +419,6 @@ class SqliteStore:
         if conn is None:
             conn = self._local.conn = self._connect()
         return conn
-
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        yield self._conn()
 
     @contextmanager
     def transaction(self) -> Iterator[_Session]:
@@ -462,12 +457,12 @@ class SqliteStore:
 
     @contextmanager
     def reader(self) -> Iterator[_Session]:
-        with self._connection() as conn:
-            conn.execute("BEGIN")  # one snapshot for every query of the read
-            try:
-                yield _Session(conn)
-            finally:
-                conn.execute("COMMIT")
+        conn = self._conn()
+        conn.execute("BEGIN")  # one snapshot for every query of the read
+        try:
+            yield _Session(conn)
+        finally:
+            conn.execute("COMMIT")
 
     def touch_accessed(self, arn: str, version_id: str, day: datetime) -> None:
         self._touches.add(arn, version_id, day)
