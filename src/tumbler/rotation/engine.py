@@ -195,16 +195,18 @@ class RotationEngine:
         # A built-in runs in this process and logs nothing outside it: the values it must mask are
         # only read (and decrypted) here if it fails. Any other function's runner needs them first.
         secrets = None if self._in_process(rotation.lambda_arn) else self._values(rotation)
+
+        def failed(error: str) -> StepOutcome:
+            return StepOutcome(False, redact(error, secrets if secrets is not None else self._values(rotation)))
+
         try:
             result = self.services.functions.invoke(
                 rotation.region, rotation.lambda_arn, orjson.dumps(event), redact=secrets or ()
             )
         except Exception as err:  # the function could not be found or started
-            error = f"{rotation.step}: {type(err).__name__}: {getattr(err, 'message', err)}"
-            return StepOutcome(False, redact(error, secrets if secrets is not None else self._values(rotation)))
+            return failed(f"{rotation.step}: {type(err).__name__}: {getattr(err, 'message', err)}")
         if result.function_error:  # the runner masked the values in it already; masked again for the journal
-            error = f"{rotation.step}: {_error_text(result.payload)}"
-            return StepOutcome(False, redact(error, secrets if secrets is not None else self._values(rotation)))
+            return failed(f"{rotation.step}: {_error_text(result.payload)}")
         return StepOutcome(True)
 
     def _in_process(self, lambda_arn: str) -> bool:
