@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import json
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,7 @@ class FakeFunction:
     services: Services | None = None
     calls: list[str] = field(default_factory=list)
     delay: float = 0.0  # seconds each step takes
+    gates: dict[str, threading.Event] = field(default_factory=dict)  # secret name -> opened to let its steps run
 
     def has_builtin(self, name: str) -> bool:
         return True
@@ -54,6 +56,9 @@ class FakeFunction:
         event = json.loads(payload)
         self.calls.append(event["Step"])
         time.sleep(self.delay)
+        gate = next((g for name, g in self.gates.items() if f":secret:{name}-" in event["SecretId"]), None)
+        if gate is not None:
+            assert gate.wait(10)
         arn, token = event["SecretId"], event["ClientRequestToken"]
         if event["Step"] == "createSecret":
             call(self.services, "PutSecretValue", SecretId=arn, ClientRequestToken=token,
@@ -164,6 +169,31 @@ def test_rotations_run_side_by_side_and_each_step_once(world: World) -> None:
     assert world.engine.run_due() == 20
     assert collections.Counter(world.fn.calls) == dict.fromkeys(STEPS, 20)
     assert all(run.state is State.SUCCEEDED for i in range(20) for run in world.history(f"p{i}"))
+
+
+def test_work_enqueued_during_a_long_rotation_starts_at_once(world: World) -> None:
+    """A free slot takes a new rotation when it is enqueued (the server's waker nudges the engine), not
+    when a running rotation ends: a function that runs for minutes holds up nothing else."""
+    world.fn.gates["slow"] = threading.Event()
+    world.op("CreateSecret", Name="slow", SecretString="initial")
+    world.op("RotateSecret", SecretId="slow", RotationLambdaARN=FN)
+    running = threading.Thread(target=world.engine.run_due)
+    running.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not world.fn.calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        world.op("CreateSecret", Name="fast", SecretString="initial")
+        world.op("RotateSecret", SecretId="fast", RotationLambdaARN=FN)
+        world.engine.nudge()
+        while world.history("fast")[0].state is not State.SUCCEEDED and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert world.history("fast")[0].state is State.SUCCEEDED
+        assert world.history("slow")[0].state is State.RUNNING  # still in its first step
+    finally:
+        world.fn.gates["slow"].set()
+        running.join()
+    assert world.history("slow")[0].state is State.SUCCEEDED
 
 
 def test_cancel_stops_the_schedule(world: World) -> None:

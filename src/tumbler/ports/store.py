@@ -5,8 +5,9 @@ the same secret, so two writers never leave a label on two versions or lose a ve
 Every backend passes the same contract suite (tests/adapters/test_store_contract.py).
 """
 
+import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -202,3 +203,22 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+_work = threading.local()
+
+
+@contextmanager
+def background_work() -> Iterator[None]:
+    """Marks the store writes this thread makes inside as the server's own work (rotations, schedules),
+    not a request's: a store that writes one transaction at a time lets requests' writes go first."""
+    outer = getattr(_work, "background", False)
+    _work.background = True
+    try:
+        yield
+    finally:
+        _work.background = outer
+
+
+def in_background() -> bool:
+    return bool(getattr(_work, "background", False))

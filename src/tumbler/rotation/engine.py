@@ -8,14 +8,14 @@ once. Functions are invoked with AWS's own event, so existing rotation functions
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import random
 import threading
+import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,7 +29,7 @@ from tumbler.core.secrets import AWSCURRENT, AWSPENDING, Secret
 from tumbler.ops.context import Services
 from tumbler.ops.lambda_.common import parse_function_id
 from tumbler.ops.secretsmanager.common import unseal
-from tumbler.ports.store import Store, UnitOfWork
+from tumbler.ports.store import Store, UnitOfWork, background_work
 from tumbler.rotation.folding import Fold, fold
 from tumbler.rotation.scheduler import plan_next
 
@@ -61,6 +61,18 @@ class RotationEngine:
         self.node_id = node_id or uuid.uuid4().hex
         self.lease = lease  # renewed every third of it while a step runs: a dead node's expires soon
         self.rng = random.Random()  # jitter, not secrecy
+        # One pool and one lease keeper for the engine's life: threads (each with its own store
+        # connection) are not started again for every batch of due rotations.
+        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="rotation")
+        self._leases = _LeaseKeeper(self._renew_all, lease.total_seconds() / 3)
+        self._changed = threading.Event()  # a run ended, or new work was enqueued
+
+    def nudge(self) -> None:
+        """New work is due now: a free slot takes it at once rather than when a running rotation ends."""
+        self._changed.set()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
     @property
     def store(self) -> Store:
@@ -70,19 +82,23 @@ class RotationEngine:
         """Run every due rotation until it finishes or waits for a retry; the number handled.
 
         Up to ``parallel`` run side by side (they wait mostly on databases and functions), and each
-        slot is refilled as soon as its rotation ends, rather than a batch waiting for its slowest."""
+        slot is refilled as soon as its rotation ends or new work is enqueued (``nudge``), rather than
+        a batch waiting for its slowest."""
         handled = 0
         running: dict[Future[None], str] = {}  # rotation ids by their run
-        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="rotation") as pool:
-            while True:
-                claimed = self._claim(self.parallel - len(running), set(running.values()))
-                handled += len(claimed)
-                running |= {pool.submit(self._run_logged, rotation): rotation.rotation_id for rotation in claimed}
-                if not running:
-                    return handled
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    del running[future]
+        while True:
+            self._changed.clear()  # before claiming: work enqueued from here on is seen on the next turn
+            claimed = self._claim(self.parallel - len(running), set(running.values()))
+            handled += len(claimed)
+            for rotation in claimed:
+                future = self._pool.submit(self._run_logged, rotation)
+                future.add_done_callback(lambda _: self._changed.set())
+                running[future] = rotation.rotation_id
+            if not running:
+                return handled
+            self._changed.wait()
+            for future in [f for f in running if f.done()]:
+                del running[future]
 
     def _claim(self, limit: int, busy: set[str]) -> list[Rotation]:
         """Take the lease on up to ``limit`` due rotations and prepare their steps: one transaction for all.
@@ -93,7 +109,7 @@ class RotationEngine:
             return []
         now = self.services.clock.now()
         events: list[tuple[str, Rotation, dict[str, Any]]] = []
-        with self.store.transaction() as uow:
+        with background_work(), self.store.transaction() as uow:
             claimed = uow.claim_rotations(now, self.node_id, now + self.lease, limit + len(busy))
             started = [self._start_step(uow, r, events) for r in claimed if r.rotation_id not in busy]
         self._emit(events)
@@ -101,7 +117,8 @@ class RotationEngine:
 
     def _run_logged(self, prepared: Rotation) -> None:
         try:
-            self._run(prepared)
+            with background_work():
+                self._run(prepared)
         except Exception:
             log.exception("rotation %s of %s crashed; it will be retried", prepared.rotation_id, prepared.secret_arn)
 
@@ -117,7 +134,7 @@ class RotationEngine:
         """The steps of a prepared rotation (see ``_prepare``), under one heartbeat that keeps its lease."""
         events: list[tuple[str, Rotation, dict[str, Any]]] = []
         rotation: Rotation | None = prepared
-        with _Heartbeat(functools.partial(self._renew, prepared), self.lease.total_seconds() / 3):
+        with self._leases.held(prepared.rotation_id):
             while rotation is not None and rotation.state is State.RUNNING:
                 prepared = rotation
                 with fold(self.store) if self._folds(rotation) else nullcontext(Fold(self.store)) as step:
@@ -179,10 +196,11 @@ class RotationEngine:
             return self._finish(uow, advanced, events)
         return self._start_step(uow, advanced, events)  # the lease was renewed above: the next step is due now
 
-    def _renew(self, rotation: Rotation) -> bool:
+    def _renew_all(self, rotation_ids: list[str]) -> None:
         until = self.services.clock.now() + self.lease
         with self.store.transaction() as uow:
-            return uow.renew_lease(rotation.rotation_id, self.node_id, until)
+            for rotation_id in rotation_ids:
+                uow.renew_lease(rotation_id, self.node_id, until)
 
     # -- one step ---------------------------------------------------------------------------
     def _invoke(self, rotation: Rotation) -> StepOutcome:
@@ -243,6 +261,9 @@ class RotationEngine:
 
     def _abandon_if_moved(self, uow: UnitOfWork, rotation: Rotation, events: list[Any]) -> Rotation | None:
         """The rotation's end if AWSCURRENT moved under it (or the secret is gone), else None."""
+        staged = uow.value_by_stage(rotation.secret_arn, AWSCURRENT)  # one row: the usual answer is "not moved"
+        if staged is not None and not machine.was_abandoned(rotation, staged.version_id):
+            return None
         secret = uow.lock_secret(rotation.region, rotation.secret_arn)
         current = secret.stages.get(AWSCURRENT) if secret else None
         if secret is not None and not machine.was_abandoned(rotation, current):
@@ -302,28 +323,43 @@ class RotationEngine:
 FOLDED_STEPS = frozenset({"createSecret", "finishSecret"})  # a built-in's that reach no database
 
 
-class _Heartbeat:
-    """Renews the lease on a thread while a step (a function that may run for minutes) is running."""
+class _LeaseKeeper:
+    """Renews the leases of the rotations running here, all in one transaction, while a step (a function
+    that may run for minutes) is running. Its thread runs only while some rotation is held."""
 
-    def __init__(self, renew: Callable[[], bool], every: float) -> None:
+    def __init__(self, renew: Callable[[list[str]], None], every: float) -> None:
         self._renew, self._every = renew, every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="rotation-lease", daemon=True)
+        self._held: dict[str, int] = {}  # rotation id -> how many runs hold it
+        self._lock = threading.Lock()
+        self._running = False
 
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    @contextmanager
+    def held(self, rotation_id: str) -> Iterator[None]:
+        with self._lock:
+            self._held[rotation_id] = self._held.get(rotation_id, 0) + 1
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._beat, name="rotation-leases", daemon=True).start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held[rotation_id] -= 1
+                if not self._held[rotation_id]:
+                    del self._held[rotation_id]
 
     def _beat(self) -> None:
-        while not self._stop.wait(self._every):
+        while True:
+            time.sleep(self._every)
+            with self._lock:
+                held = list(self._held)
+                if not held:
+                    self._running = False
+                    return
             try:
-                self._renew()
+                self._renew(held)
             except Exception:  # the store is unreachable: the next beat tries again
-                log.warning("could not renew a rotation lease", exc_info=True)
+                log.warning("could not renew rotation leases", exc_info=True)
 
 
 PUBLIC_FIELDS = frozenset({"engine", "host", "port", "username", "dbname", "ssl", "masterarn", "alternate_username"})

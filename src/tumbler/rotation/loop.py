@@ -7,6 +7,7 @@ import contextlib
 import logging
 import threading
 
+from tumbler.ports.store import background_work
 from tumbler.rotation.engine import RotationEngine
 from tumbler.rotation.scheduler import Scheduler
 
@@ -19,15 +20,18 @@ class Waker:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
+        self._engine: RotationEngine | None = None
         self._lock = threading.Lock()
 
-    def bind(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    def bind(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event, engine: RotationEngine) -> None:
         with self._lock:
-            self._loop, self._event = loop, event
+            self._loop, self._event, self._engine = loop, event, engine
 
     def __call__(self) -> None:
         with self._lock:
-            loop, event = self._loop, self._event
+            loop, event, engine = self._loop, self._event, self._engine
+        if engine is not None:
+            engine.nudge()  # a run in progress takes the new work into a free slot
         if loop is not None and event is not None:
             loop.call_soon_threadsafe(event.set)
 
@@ -36,7 +40,7 @@ async def run_engine(engine: RotationEngine, scheduler: Scheduler, waker: Waker,
     """Start scheduled rotations that are due and run due rotations; then sleep until woken or
     ``interval`` passes (retries and schedules fall due by time)."""
     wake = asyncio.Event()
-    waker.bind(asyncio.get_running_loop(), wake)
+    waker.bind(asyncio.get_running_loop(), wake, engine)
     while True:
         try:
             handled = await asyncio.to_thread(_once, engine, scheduler)
@@ -51,5 +55,6 @@ async def run_engine(engine: RotationEngine, scheduler: Scheduler, waker: Waker,
 
 
 def _once(engine: RotationEngine, scheduler: Scheduler) -> int:
-    scheduler.tick()
+    with background_work():
+        scheduler.tick()
     return engine.run_due()

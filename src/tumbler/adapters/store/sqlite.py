@@ -20,9 +20,18 @@ import orjson
 from tumbler.adapters.store import codec
 from tumbler.adapters.store.generation import Generation
 from tumbler.adapters.store.touches import AccessBatcher, Touch
+from tumbler.adapters.store.writers import WriterQueue
 from tumbler.core.rotation import Rotation
 from tumbler.core.secrets import Secret, VersionInfo
-from tumbler.ports.store import TABLES, AccessKey, FunctionRecord, StoredValue, ValueRead
+from tumbler.ports.store import (
+    TABLES,
+    AccessKey,
+    FunctionRecord,
+    StoredValue,
+    ValueRead,
+    background_work,
+    in_background,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS secrets (
@@ -100,6 +109,10 @@ READ_BY_STAGE = READ_VALUE.format(
     match="v.version_id = (SELECT g.version_id FROM stages g WHERE g.arn = p.arn AND g.label = ?)"
 )
 SECRET_COLUMNS = codec.SECRET_COLUMNS
+HYDRATE = (  # a secret's versions (kind 0) and stages (kind 1), by its source ARN twice
+    "SELECT 0, version_id, created, last_accessed FROM versions WHERE arn = ? "
+    "UNION ALL SELECT 1, label, version_id, NULL FROM stages WHERE arn = ?"
+)
 # GetSecretValue's reads, cached while the database is unchanged (see generation.py): sealed values only,
 # small ones, and a bounded number of them (at most 16 MiB of values).
 CACHE_ENTRIES, CACHE_VALUE_BYTES = 4096, 4096
@@ -163,11 +176,9 @@ class _Session:
         return ValueRead(row[0], row[1], row[2] is not None, codec.dt(row[3]), stored, labels, codec.dt(row[10]))
 
     def _hydrate(self, row: Any) -> Secret:
-        source = row[3]
-        versions = self.conn.execute(
-            "SELECT version_id, created, last_accessed FROM versions WHERE arn = ?", (source,)
-        ).fetchall()
-        stages = self.conn.execute("SELECT label, version_id FROM stages WHERE arn = ?", (source,)).fetchall()
+        rows = self.conn.execute(HYDRATE, (row[3], row[3])).fetchall()  # one statement: a secret is read often
+        versions = [r[1:] for r in rows if r[0] == 0]
+        stages = [r[1:3] for r in rows if r[0] == 1]
         return codec.secret_from_row(row, versions, stages)
 
     def wrapped_key(self, arn: str) -> bytes:
@@ -404,7 +415,7 @@ class SqliteStore:
         self._touches = AccessBatcher(self._write_touches)
         self._generation = Generation(path.with_name(path.name + "-gen"))
         self._values: dict[ValueKey, tuple[int, ValueRead]] = {}
-        self._writing = threading.RLock()  # re-entrant: a nested transaction fails in SQLite, not here
+        self._writers = WriterQueue()
         self._conn().executescript(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
@@ -422,11 +433,7 @@ class SqliteStore:
 
     @contextmanager
     def transaction(self) -> Iterator[_Session]:
-        # This process's writers queue here, in order, rather than in SQLite's busy handler, which
-        # sleeps 1, 2, 5, 10... ms between tries: with rotations, requests and the access-date
-        # batcher writing at once, those sleeps were most of a write's time. Other processes on the
-        # file still meet SQLite's lock (and its handler) as before.
-        with self._writing:
+        with self._writers.turn(background=in_background()):  # see writers.py; other processes meet SQLite's lock
             conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
             ticket = self._generation.begin_write()  # under the write lock: every cached read is now in doubt
@@ -471,7 +478,7 @@ class SqliteStore:
         self._touches.flush()
 
     def _write_touches(self, touches: list[Touch]) -> None:
-        with self.transaction() as uow:
+        with background_work(), self.transaction() as uow:
             uow.conn.executemany(
                 "UPDATE secrets SET last_accessed = ? WHERE arn = ?", [(codec.ts(d), a) for a, _, d in touches]
             )
