@@ -164,6 +164,7 @@ class Run:
         self.lines: list[str] = []
         self.seen: set[str] = set()  # values masked in anything this run reports
         self.arn = self.token = self.step = ""
+        self.described: Result = {}  # DescribeSecret as the step began
 
     # -- the handler, as the templates' lambda_handler -------------------------------------------
     def handle(self, event: Any) -> None:
@@ -183,7 +184,7 @@ class Run:
             steps[self.step]()
 
     def _staged_for_rotation(self) -> bool:
-        described = self.op("DescribeSecret", {"SecretId": self.arn})
+        described = self.described = self.op("DescribeSecret", {"SecretId": self.arn})
         if described.get("RotationEnabled") is False:
             raise Refused(f"Secret {self.arn} is not enabled for rotation")
         labels = described.get("VersionIdsToStages", {}).get(self.token)
@@ -240,7 +241,7 @@ class Run:
         self.info(f"testSecret: Successfully signed in with AWSPENDING secret in {self.arn}.")
 
     def finish_secret(self) -> None:
-        versions = self.op("DescribeSecret", {"SecretId": self.arn}).get("VersionIdsToStages", {})
+        versions = self.described.get("VersionIdsToStages", {})  # the template describes it again: no change since
         current = next((vid for vid, labels in versions.items() if AWSCURRENT in labels), None)
         if current == self.token:
             self.info(f"finishSecret: Version {current} already marked as AWSCURRENT for {self.arn}")

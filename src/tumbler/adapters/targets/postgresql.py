@@ -54,18 +54,17 @@ class PostgresTarget:
 
     def set_password(self, request: SetPassword) -> None:
         conn = self._session(request.admin)
-        _require(conn, request.username)
-        _alter_password(conn, request.username, request.new_password)
+        _alter_password(conn, request.username, request.new_password, require=True)
 
     def clone_user(self, request: CloneUser) -> bool:
         conn = self._session(request.admin)
         with conn.transaction():  # all or nothing: a half-made clone never exists
             _require(conn, request.source_username)
             if _exists(conn, request.new_username):
-                _alter_password(conn, request.new_username, request.password)
+                _alter_password(conn, request.new_username, request.password, require=False)
                 return False
             new = sql.Identifier(request.new_username)
-            verifier = _verifier(conn, request.new_username, request.password)
+            verifier = _verifier(conn, _encryption(conn), request.new_username, request.password)
             conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(new, sql.Literal(verifier)))
             # Member of the source (its privileges, and objects it owns) and of each of its roles, as the
             # AWS multi-user template does; an existing clone is never granted again, so alternating back
@@ -108,17 +107,21 @@ SCRAM_ITERATIONS = 4096  # libpq's default, for servers before 16 that do not re
 SCRAM_SALT_BYTES = 16  # as libpq
 
 
-def _verifier(conn: Connection, role: str, password: str) -> str:
-    """The password as the server's ``password_encryption`` stores it.
+def _encryption(conn: Connection) -> str | None:
+    row = conn.execute("SHOW password_encryption").fetchone()
+    return str(row[0]) if row is not None else None
+
+
+def _verifier(conn: Connection, method: str | None, role: str, password: str) -> str:
+    """The password as the server's ``password_encryption`` (``method``) stores it.
 
     SCRAM-SHA-256 verifiers of ASCII passwords (SASLprep leaves those as they are) are made here, as
     libpq makes them: hashlib's PBKDF2 lets other threads run meanwhile, libpq's holds the GIL for
     milliseconds. Anything else (md5, other passwords) is left to libpq."""
-    method = conn.execute("SHOW password_encryption").fetchone()
-    if method is not None and method[0] == "scram-sha-256" and password.isascii() and "\x00" not in password:
+    if method == "scram-sha-256" and password.isascii() and "\x00" not in password:
         iterations = int(conn.info.parameter_status("scram_iterations") or SCRAM_ITERATIONS)
         return scram_verifier(password, secrets.token_bytes(SCRAM_SALT_BYTES), iterations)
-    algorithm = method[0].encode() if method is not None else None
+    algorithm = method.encode() if method is not None else None
     return conn.pgconn.encrypt_password(password.encode(), role.encode(), algorithm).decode("ascii")
 
 
@@ -131,6 +134,16 @@ def scram_verifier(password: str, salt: bytes, iterations: int) -> str:
     return f"SCRAM-SHA-256${iterations}:{b64[0]}${b64[1]}:{b64[2]}"
 
 
-def _alter_password(conn: Connection, role: str, password: str) -> None:
-    verifier = sql.Literal(_verifier(conn, role, password))
+def _alter_password(conn: Connection, role: str, password: str, *, require: bool) -> None:
+    """``require``: refuse a role that does not exist, asked in the same round trip as the setting."""
+    if require:
+        method, exists = conn.execute(
+            "SELECT current_setting('password_encryption'), EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)",
+            (role,),
+        ).fetchone() or (None, False)
+        if not exists:
+            raise TargetError(f"Role {role} does not exist")
+    else:
+        method = _encryption(conn)
+    verifier = sql.Literal(_verifier(conn, method, role, password))
     conn.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(sql.Identifier(role), verifier))
