@@ -25,6 +25,7 @@ from tumbler.core.rotation import STEPS, State
 from tumbler.ops.context import Context, Services
 from tumbler.ops.secretsmanager import OPERATIONS
 from tumbler.ports.runner import InvokeResult
+from tumbler.rotation import engine as engine_module
 from tumbler.rotation.engine import RotationEngine
 from tumbler.rotation.scheduler import Scheduler
 
@@ -169,6 +170,33 @@ def test_rotations_run_side_by_side_and_each_step_once(world: World) -> None:
     assert world.engine.run_due() == 20
     assert collections.Counter(world.fn.calls) == dict.fromkeys(STEPS, 20)
     assert all(run.state is State.SUCCEEDED for i in range(20) for run in world.history(f"p{i}"))
+
+
+def test_a_builtins_set_and_test_steps_are_journaled_in_one_commit(world: World, monkeypatch: Any) -> None:
+    """The fake runs in process, as a built-in does: setSecret's journal record waits for testSecret's,
+    one commit fewer than a step at a time; every step still runs once and the rotation succeeds."""
+    store, commits = world.services.store, []
+    transaction = store.transaction
+
+    def counted() -> Any:
+        commits.append(1)
+        return transaction()
+
+    monkeypatch.setattr(store, "transaction", counted)
+
+    def rotate(name: str) -> int:
+        world.op("CreateSecret", Name=name, SecretString="initial")
+        world.op("RotateSecret", SecretId=name, RotationLambdaARN=FN)
+        world.fn.calls.clear()
+        commits.clear()
+        world.settle()
+        assert world.fn.calls == list(STEPS)
+        assert world.history(name)[0].state is State.SUCCEEDED
+        return len(commits)
+
+    ahead = rotate("ahead")
+    monkeypatch.setattr(engine_module, "RUN_AHEAD_STEPS", frozenset())
+    assert rotate("one-at-a-time") == ahead + 1
 
 
 def test_work_enqueued_during_a_long_rotation_starts_at_once(world: World) -> None:
