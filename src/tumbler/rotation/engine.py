@@ -71,9 +71,6 @@ class RotationEngine:
         """New work is due now: a free slot takes it at once rather than when a running rotation ends."""
         self._changed.set()
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-
     @property
     def store(self) -> Store:
         return self.services.store
