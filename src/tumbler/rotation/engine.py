@@ -128,7 +128,7 @@ class RotationEngine:
         return self._run(prepared) if prepared is not None else rotation
 
     def _run(self, prepared: Rotation) -> Rotation:
-        """The steps of a prepared rotation (see ``_prepare``), under one heartbeat that keeps its lease."""
+        """The steps of a prepared rotation (see ``_prepare``), its lease held by the lease keeper."""
         events: list[tuple[str, Rotation, dict[str, Any]]] = []
         rotation: Rotation | None = prepared
         with self._leases.held(prepared.rotation_id):
@@ -209,7 +209,7 @@ class RotationEngine:
 
     def _renew_all(self, rotation_ids: list[str]) -> None:
         until = self.services.clock.now() + self.lease
-        with self.store.transaction() as uow:
+        with background_work(), self.store.transaction() as uow:  # rotation work, like the steps it keeps
             for rotation_id in rotation_ids:
                 uow.renew_lease(rotation_id, self.node_id, until)
 
