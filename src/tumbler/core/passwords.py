@@ -98,10 +98,24 @@ def generate(spec: PasswordSpec, rng: random.Random = _SYSTEM_RANDOM) -> str:
     """A password for ``spec``; cryptographically secure unless a seeded ``rng`` is passed (tests)."""
     chars = alphabet(spec)
     while True:  # ends: alphabet() guarantees each required type fits and is non-empty
-        password = "".join(rng.choice(chars.pool) for _ in range(spec.length))
+        password = _draw(chars.pool, spec.length, rng)
         used = set(password)
         if all(used & required for required in chars.required):
             return password
+
+
+def _draw(pool: str, length: int, rng: random.Random) -> str:
+    """``length`` characters drawn uniformly from ``pool`` (at most 95 characters), from random bytes fetched a block at
+    a time: one system call for the whole password rather than one a character, each of which lets other
+    threads take the GIL. A byte at or above the largest multiple of ``len(pool)`` is thrown away, so
+    ``byte % len(pool)`` favours no character."""
+    size = len(pool)
+    limit = 256 - 256 % size
+    drawn: list[str] = []
+    while len(drawn) < length:
+        block = rng.randbytes(length - len(drawn) + length // 2 + 8)  # enough for most passwords at once
+        drawn.extend(pool[b % size] for b in block if b < limit)
+    return "".join(drawn[:length])
 
 
 def _without(chars: str, excluded: set[str]) -> str:
