@@ -7,10 +7,12 @@ is an in-process fake that does what AWS's generic template does, through the op
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +29,7 @@ from tumbler.ops.secretsmanager import OPERATIONS
 from tumbler.ports.runner import InvokeResult
 from tumbler.rotation import engine as engine_module
 from tumbler.rotation.engine import RotationEngine
+from tumbler.rotation.folding import FoldingStore
 from tumbler.rotation.scheduler import Scheduler
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:fake"
@@ -43,12 +46,13 @@ class Clock:
 
 @dataclass
 class FakeFunction:
-    """The generic template's four steps, in-process, through the Secrets Manager operations."""
+    """The generic template's four steps, in-process, through the Secrets Manager operations: a built-in."""
 
     services: Services | None = None
     calls: list[str] = field(default_factory=list)
     delay: float = 0.0  # seconds each step takes
     gates: dict[str, threading.Event] = field(default_factory=dict)  # secret name -> opened to let its steps run
+    before: dict[str, Callable[[], None]] = field(default_factory=dict)  # step -> run before it
 
     def has_builtin(self, name: str) -> bool:
         return True
@@ -56,6 +60,8 @@ class FakeFunction:
     def invoke(self, region: str, function: str, payload: bytes, *, redact: Any = ()) -> InvokeResult:
         event = json.loads(payload)
         self.calls.append(event["Step"])
+        if event["Step"] in self.before:
+            self.before[event["Step"]]()
         time.sleep(self.delay)
         gate = next((g for name, g in self.gates.items() if f":secret:{name}-" in event["SecretId"]), None)
         if gate is not None:
@@ -112,7 +118,7 @@ def world(tmp_path: Path) -> World:
     store = SqliteStore(tmp_path / "t.db")
     services = Services(store=store, keyring=Keyring(MasterKey.generate()), clock=clock, account_id="123456789012",
                         functions=fn)  # fmt: skip
-    fn.services = services
+    fn.services = dataclasses.replace(services, store=FoldingStore(store))  # as a built-in's operations see it
     return World(services, clock, fn, RotationEngine(services), Scheduler(services, rng=random.Random(7)))
 
 
@@ -172,9 +178,10 @@ def test_rotations_run_side_by_side_and_each_step_once(world: World) -> None:
     assert all(run.state is State.SUCCEEDED for i in range(20) for run in world.history(f"p{i}"))
 
 
-def test_a_builtins_set_and_test_steps_are_journaled_in_one_commit(world: World, monkeypatch: Any) -> None:
-    """The fake runs in process, as a built-in does: setSecret's journal record waits for testSecret's,
-    one commit fewer than a step at a time; every step still runs once and the rotation succeeds."""
+def test_a_builtins_set_test_and_finish_steps_are_journaled_in_one_commit(world: World, monkeypatch: Any) -> None:
+    """The fake runs in process, as a built-in does: setSecret's and testSecret's journal records wait for
+    finishSecret's, two commits fewer than a step at a time; every step still runs once and the rotation
+    succeeds."""
     store, commits = world.services.store, []
     transaction = store.transaction
 
@@ -196,7 +203,35 @@ def test_a_builtins_set_and_test_steps_are_journaled_in_one_commit(world: World,
 
     ahead = rotate("ahead")
     monkeypatch.setattr(engine_module, "RUN_AHEAD_STEPS", frozenset())
-    assert rotate("one-at-a-time") == ahead + 1
+    assert rotate("one-at-a-time") == ahead + 2
+
+
+def test_a_builtin_is_abandoned_before_finishsecret_when_awscurrent_moved_during_its_steps(world: World) -> None:
+    """finishSecret runs ahead of the journal only while AWSCURRENT is where the rotation found it: a
+    value put by hand during testSecret stays current and the rotation is abandoned."""
+    world.op("CreateSecret", Name="moved", SecretString="initial")
+    world.op("RotateSecret", SecretId="moved", RotationLambdaARN=FN)
+    manual: dict[str, Any] = {}
+    world.fn.before["testSecret"] = lambda: manual.update(
+        world.op("PutSecretValue", SecretId="moved", SecretString="manual")
+    )
+    world.settle()
+    assert world.fn.calls == ["createSecret", "setSecret", "testSecret"]
+    assert world.history("moved")[0].state is State.ABANDONED
+    assert world.op("GetSecretValue", SecretId="moved")["VersionId"] == manual["VersionId"]
+
+
+def test_a_builtin_cancelled_during_its_steps_moves_no_label(world: World) -> None:
+    """finishSecret ran ahead of the journal, but the rotation was cancelled meanwhile: nothing it wrote
+    commits, and AWSCURRENT stays where it was."""
+    world.op("CreateSecret", Name="cancelled", SecretString="initial")
+    before = world.op("GetSecretValue", SecretId="cancelled")["VersionId"]
+    world.op("RotateSecret", SecretId="cancelled", RotationLambdaARN=FN)
+    world.fn.before["finishSecret"] = lambda: world.op("CancelRotateSecret", SecretId="cancelled")
+    world.settle()
+    assert world.fn.calls == list(STEPS)
+    assert world.history("cancelled")[0].state is State.ABANDONED
+    assert world.op("GetSecretValue", SecretId="cancelled")["VersionId"] == before
 
 
 def test_work_enqueued_during_a_long_rotation_starts_at_once(world: World) -> None:

@@ -134,26 +134,59 @@ class RotationEngine:
         with self._leases.held(prepared.rotation_id):
             while rotation is not None and rotation.state is State.RUNNING:
                 prepared = rotation
-                with fold(self.store) if self._folds(rotation) else nullcontext(Fold(self.store)) as step:
-                    outcome = self._invoke(rotation)
-                ahead = self._run_ahead(rotation, outcome)
-                with step.transaction() as uow:  # the step's own write, if it left one open
-                    rotation = self._advance(uow, rotation, outcome, events)
-                    if ahead is not None and rotation is not None and rotation.step_index == ahead[0].step_index:
-                        rotation = self._advance(uow, rotation, ahead[1], events)
+                step, ran = self._steps(rotation)
+                try:
+                    with step.transaction() as uow:  # the steps' own write, if one left it open
+                        rotation = self._journal(uow, rotation, ran, events)
+                except _LeaseLost:
+                    rotation = None
                 self._emit(events)
         return rotation or prepared
 
-    def _run_ahead(self, rotation: Rotation, outcome: StepOutcome) -> tuple[Rotation, StepOutcome] | None:
-        """A built-in's testSecret right after its setSecret, both journaled in one commit (one fsync, one
-        turn at the write lock, instead of two): both reach only the database being rotated, and a
-        setSecret run again after a crash finds its password set already. None for anything else."""
+    def _journal(
+        self, uow: UnitOfWork, rotation: Rotation, ran: list[tuple[Rotation, StepOutcome]], events: list[Any]
+    ) -> Rotation | None:
+        """Record the outcomes of the steps that ran; raises _LeaseLost, which rolls back whatever a step
+        left in the transaction, when the rotation was cancelled or taken over while they ran."""
+        advanced: Rotation | None = rotation
+        for planned, outcome in ran:
+            if advanced is None or advanced.step_index != planned.step_index:
+                break
+            advanced = self._advance(uow, advanced, outcome, events)
+            if advanced is None:
+                raise _LeaseLost
+        return advanced
+
+    def _steps(self, rotation: Rotation) -> tuple[Fold, list[tuple[Rotation, StepOutcome]]]:
+        """Run the rotation's step and, for a built-in, the steps that run ahead of its journal record.
+
+        A built-in's setSecret, testSecret and finishSecret are journaled in one commit (one fsync and one
+        turn at the write lock instead of three): they reach only the database being rotated and this
+        store, and a setSecret run again after a crash finds its password set already. A step that
+        leaves its transaction open (see ``_folds``) ends the run: no other step runs inside it."""
+        step = Fold(self.store)
+        ran: list[tuple[Rotation, StepOutcome]] = []
+        current: Rotation | None = rotation
+        while current is not None:
+            with fold(self.store, step) if self._folds(current) else nullcontext():
+                outcome = self._invoke(current)
+            ran.append((current, outcome))
+            current = self._ahead(current, outcome) if step.uow is None else None
+        return step, ran
+
+    def _ahead(self, rotation: Rotation, outcome: StepOutcome) -> Rotation | None:
+        """The step that may run before ``rotation``'s is journaled, or None. Never a step that would
+        move labels after AWSCURRENT moved under the rotation: ``_start_step`` abandons it instead."""
         if not outcome.ok or rotation.step not in RUN_AHEAD_STEPS or not self._in_process(rotation.lambda_arn):
             return None
         following = machine.step_succeeded(rotation, self.services.clock.now())
         if following.state is not State.RUNNING:
             return None
-        return following, self._invoke(following)
+        with self.store.reader() as reader:
+            staged = reader.value_by_stage(rotation.secret_arn, AWSCURRENT)
+        if staged is None or machine.was_abandoned(rotation, staged.version_id):
+            return None
+        return following
 
     def _folds(self, rotation: Rotation) -> bool:
         """A built-in's step that touches nothing but this store commits with its journal record."""
@@ -332,7 +365,11 @@ class RotationEngine:
 
 
 FOLDED_STEPS = frozenset({"createSecret", "finishSecret"})  # a built-in's that reach no database
-RUN_AHEAD_STEPS = frozenset({"setSecret"})  # a built-in's whose next step runs before either is journaled
+RUN_AHEAD_STEPS = frozenset({"setSecret", "testSecret"})  # a built-in's whose next step runs before it is journaled
+
+
+class _LeaseLost(Exception):
+    """The rotation was cancelled or another node took it over while its steps ran."""
 
 
 class _LeaseKeeper:

@@ -64,10 +64,11 @@ class Fold:
 
 
 @contextmanager
-def fold(store: Store) -> Iterator[Fold]:
+def fold(store: Store, state: Fold | None = None) -> Iterator[Fold]:
     """While inside, ``FoldingStore`` operations on this thread keep their transaction open for the caller,
-    who must finish it with ``Fold.transaction()``. An error inside rolls it back."""
-    state = Fold(store)
+    who must finish it with ``Fold.transaction()``. An error inside rolls it back. ``state``: a Fold to
+    fill, else a new one."""
+    state = state or Fold(store)
     _local.fold = state
     try:
         yield state
