@@ -29,7 +29,7 @@ from tumbler.core.secrets import AWSCURRENT, AWSPENDING, Secret
 from tumbler.ops.context import Services
 from tumbler.ops.lambda_.common import parse_function_id
 from tumbler.ops.secretsmanager.common import unseal
-from tumbler.ports.store import Store, UnitOfWork, background_work
+from tumbler.ports.store import Reader, Store, UnitOfWork, background_work
 from tumbler.rotation.folding import Fold, fold
 from tumbler.rotation.scheduler import plan_next
 
@@ -140,22 +140,24 @@ class RotationEngine:
                         rotation = self._journal(uow, rotation, ran, events)
                 except _LeaseLost:
                     rotation = None
+                    events.clear()  # nothing they describe was committed
                 self._emit(events)
         return rotation or prepared
 
     def _journal(
         self, uow: UnitOfWork, rotation: Rotation, ran: list[tuple[Rotation, StepOutcome]], events: list[Any]
-    ) -> Rotation | None:
-        """Record the outcomes of the steps that ran; raises _LeaseLost, which rolls back whatever a step
-        left in the transaction, when the rotation was cancelled or taken over while they ran."""
-        advanced: Rotation | None = rotation
+    ) -> Rotation:
+        """Record the outcomes of the steps that ran, up to the first that leaves the rotation not running
+        (ended, abandoned, or waiting for a retry). Raises _LeaseLost, which rolls back whatever a step left
+        in the transaction, when the rotation was cancelled or taken over while they ran."""
         for planned, outcome in ran:
-            if advanced is None or advanced.step_index != planned.step_index:
+            if rotation.state is not State.RUNNING or rotation.step_index != planned.step_index:
                 break
-            advanced = self._advance(uow, advanced, outcome, events)
+            advanced = self._advance(uow, rotation, outcome, events)
             if advanced is None:
                 raise _LeaseLost
-        return advanced
+            rotation = advanced
+        return rotation
 
     def _steps(self, rotation: Rotation) -> tuple[Fold, list[tuple[Rotation, StepOutcome]]]:
         """Run the rotation's step and, for a built-in, the steps that run ahead of its journal record.
@@ -183,9 +185,8 @@ class RotationEngine:
         if following.state is not State.RUNNING:
             return None
         with self.store.reader() as reader:
-            staged = reader.value_by_stage(rotation.secret_arn, AWSCURRENT)
-        if staged is None or machine.was_abandoned(rotation, staged.version_id):
-            return None
+            if _current_moved(reader, rotation):
+                return None
         return following
 
     def _folds(self, rotation: Rotation) -> bool:
@@ -305,8 +306,7 @@ class RotationEngine:
 
     def _abandon_if_moved(self, uow: UnitOfWork, rotation: Rotation, events: list[Any]) -> Rotation | None:
         """The rotation's end if AWSCURRENT moved under it (or the secret is gone), else None."""
-        staged = uow.value_by_stage(rotation.secret_arn, AWSCURRENT)  # one row: the usual answer is "not moved"
-        if staged is not None and not machine.was_abandoned(rotation, staged.version_id):
+        if not _current_moved(uow, rotation):  # one row: the usual answer
             return None
         secret = uow.lock_secret(rotation.region, rotation.secret_arn)
         current = secret.stages.get(AWSCURRENT) if secret else None
@@ -422,6 +422,12 @@ def _secret_leaves(text: str) -> list[str]:
     if not isinstance(document, dict):
         return []
     return [v for k, v in document.items() if k not in PUBLIC_FIELDS and isinstance(v, str) and len(v) >= 4]
+
+
+def _current_moved(reader: Reader, rotation: Rotation) -> bool:
+    """AWSCURRENT is on neither the version the rotation started from nor its own (or on none)."""
+    staged = reader.value_by_stage(rotation.secret_arn, AWSCURRENT)
+    return staged is None or machine.was_abandoned(rotation, staged.version_id)
 
 
 def _drop_pending(uow: UnitOfWork, secret: Secret, token: str, *, delete_version: bool) -> None:
