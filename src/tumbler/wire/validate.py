@@ -321,10 +321,10 @@ class _Walk:
         hidden = hidden or rules(self.service, shape).sensitive
         for member in members(self.service, shape):
             item = value.get(member.name)
-            if item is not None:
-                self.check(member.shape, item, f"{path}.{member.path}" if path else member.path, hidden)
+            if item is not None:  # the path is only built for a member that is there or missing
+                self.check(member.shape, item, _within(path, member.path), hidden)
             elif member.required:
-                self.report(_null_entry(f"{path}.{member.path}" if path else member.path))
+                self.report(_null_entry(_within(path, member.path)))
 
     def container(self, shape: Shape, value: Any, path: str, hidden: bool) -> tuple[bool, bool]:
         """Check a list's or map's own length; return (hide its items, hide the whole value)."""
@@ -384,3 +384,7 @@ def validate(shape: StructureShape, params: dict[str, Any], service: str) -> Non
         noun = "validation error" if count == 1 else "validation errors"
         message = f"{count} {noun} detected: {'; '.join(walk.entries)}"
         raise errors.error(service, "ValidationException", message)
+
+
+def _within(path: str, member_path: str) -> str:
+    return f"{path}.{member_path}" if path else member_path

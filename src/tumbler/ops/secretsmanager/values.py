@@ -13,25 +13,20 @@ from tumbler.ops.errors import to_wire
 from tumbler.ops.secretsmanager import common
 from tumbler.ops.secretsmanager.common import operation
 from tumbler.ops.secretsmanager.versions import write_version
-from tumbler.ports.store import Reader, ValueRead
+from tumbler.ports.store import Reader, Store, ValueRead
 
 NO_VALUE = "You must provide either SecretString or SecretBinary."
 MISMATCH = "You provided a VersionStage that is not associated to the provided VersionId."
 
 
 def _read(
-    ctx: Context, reader: Reader, secret_id: str, version_id: str | None, stage: str | None
+    ctx: Context, source: Reader | Store, secret_id: str, version_id: str | None, stage: str | None
 ) -> tuple[Result, ValueRead]:
-    found = reader.read_value(
+    """GetSecretValue's answer, or the error AWS gives. ``source``: a read under way, or the store itself
+    (GetSecretValue's one read, which the store may serve from its cache)."""
+    found = source.read_value(
         ctx.region, common.check_secret_id(secret_id), version_id=version_id, stage=stage or AWSCURRENT
     )
-    return _answer(ctx, found, version_id, stage)
-
-
-def _answer(
-    ctx: Context, found: ValueRead | None, version_id: str | None, stage: str | None
-) -> tuple[Result, ValueRead]:
-    """GetSecretValue's answer from what the store read, or the error AWS gives."""
     if found is None:
         raise NotFound(common.NOT_FOUND)
     if found.deleted:
@@ -71,10 +66,7 @@ def _touch(ctx: Context, found: ValueRead) -> None:
 
 @operation("GetSecretValue", readonly=True)
 def get_secret_value(ctx: Context, params: Params) -> Result:
-    version_id, stage = params.get("VersionId"), params.get("VersionStage")
-    secret_id = common.check_secret_id(params["SecretId"])
-    read = ctx.store.read_value(ctx.region, secret_id, version_id=version_id, stage=stage or AWSCURRENT)
-    result, found = _answer(ctx, read, version_id, stage)
+    result, found = _read(ctx, ctx.store, params["SecretId"], params.get("VersionId"), params.get("VersionStage"))
     _touch(ctx, found)
     return result
 
