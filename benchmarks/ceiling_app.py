@@ -1,13 +1,15 @@
 """The Python ceiling: an ASGI app that reads the request and answers a fixed body, nothing else.
 
-Served by ``tumbler server``'s own HTTP stack (uvicorn, httptools, uvloop, one worker), it is the
-fastest any Python server can answer on this machine: Tumbler's figures are read against it.
+Served by ``tumbler server``'s own HTTP stack (``tumbler.server.http.server_options``: uvicorn,
+httptools, uvloop, one write a response), it is the fastest any Python server can answer on this
+machine: Tumbler's figures are read against it. Run as ``python -m benchmarks.ceiling_app PORT WORKERS``.
 The body is read from the file named by CEILING_BODY (Tumbler's own GetSecretValue answer).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -30,3 +32,17 @@ async def app(
         pass
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     await send({"type": "http.response.body", "body": BODY})
+
+
+def main() -> None:
+    import uvicorn
+
+    from tumbler.server.http import server_options
+
+    port, workers = int(sys.argv[1]), int(sys.argv[2])
+    options = server_options("127.0.0.1", port)
+    uvicorn.run("benchmarks.ceiling_app:app", workers=workers, lifespan="off", **options)
+
+
+if __name__ == "__main__":
+    main()

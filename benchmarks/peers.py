@@ -1,7 +1,7 @@
 """The servers Tumbler is measured against, each on a free loopback port, stopped on exit.
 
 - ``MotoServer``: moto's Secrets Manager (``python -m moto.server``), the usual local emulator.
-- ``PythonCeiling``: ``ceiling_app.py`` on uvicorn + httptools + uvloop, one worker, as Tumbler runs.
+- ``PythonCeiling``: ``ceiling_app.py`` on Tumbler's own HTTP stack (``tumbler.server.http``).
 - ``Nginx``: nginx answering the same body with ``return 200``: what this machine's HTTP can do.
 """
 
@@ -85,11 +85,7 @@ class PythonCeiling(Background):
 
     def command(self) -> list[str]:
         self.body_file.write_bytes(self.body)
-        return [
-            sys.executable, "-m", "uvicorn", "benchmarks.ceiling_app:app", "--host", "127.0.0.1",
-            "--port", str(self.port), "--loop", "uvloop", "--http", "httptools", "--workers", str(self.workers),
-            "--lifespan", "off", "--no-access-log", "--log-level", "warning", "--no-proxy-headers",
-        ]  # fmt: skip
+        return [sys.executable, "-m", "benchmarks.ceiling_app", str(self.port), str(self.workers)]
 
     def environment(self) -> dict[str, str]:
         return {**os.environ, "CEILING_BODY": str(self.body_file), "PYTHONPATH": str(HERE.parent)}

@@ -10,7 +10,6 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from tumbler.core.rotation import BACKOFF_BASE, MAX_ATTEMPTS
 from tumbler.server.config import DEFAULT_PORT, Config, data_dir_from
@@ -167,6 +166,7 @@ def serve(config: Config) -> int:
 
     from tumbler.server import credentials
     from tumbler.server.asgi import CONFIG_VAR, config_to_env
+    from tumbler.server.http import server_options
     from tumbler.server.runtime import build_app, open_runtime, release_stale_leases
 
     runtime = open_runtime(config)
@@ -180,9 +180,7 @@ def serve(config: Config) -> int:
         print(INSECURE_BANNER, file=sys.stderr)
     # uvicorn with httptools and uvloop: measured faster than granian for this app here (6.8k vs 5.2k
     # signed GetSecretValue/s on one process); see benchmarks/README.md.
-    options: dict[str, Any] = {"host": config.host, "port": config.port, "loop": "uvloop", "http": "httptools"}
-    # No X-Forwarded-* rewriting: nothing here reads the client's address, and it costs every request.
-    options.update(lifespan="on", access_log=False, log_level="warning", proxy_headers=False)
+    options = {**server_options(config.host, config.port), "lifespan": "on"}
     if config.workers <= 1:
         uvicorn.run(build_app(runtime), **options)
         return 0
