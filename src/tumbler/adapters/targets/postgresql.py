@@ -54,17 +54,21 @@ class PostgresTarget:
 
     def set_password(self, request: SetPassword) -> None:
         conn = self._session(request.admin)
-        _alter_password(conn, request.username, request.new_password, require=True)
+        method, exists = _encryption_and_role(conn, request.username)
+        if not exists:
+            raise _no_role(request.username)
+        _alter_password(conn, method, request.username, request.new_password)
 
     def clone_user(self, request: CloneUser) -> bool:
         conn = self._session(request.admin)
         with conn.transaction():  # all or nothing: a half-made clone never exists
             _require(conn, request.source_username)
-            if _exists(conn, request.new_username):
-                _alter_password(conn, request.new_username, request.password, require=False)
+            method, exists = _encryption_and_role(conn, request.new_username)
+            if exists:
+                _alter_password(conn, method, request.new_username, request.password)
                 return False
             new = sql.Identifier(request.new_username)
-            verifier = _verifier(conn, _encryption(conn), request.new_username, request.password)
+            verifier = _verifier(conn, method, request.new_username, request.password)
             conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(new, sql.Literal(verifier)))
             # Member of the source (its privileges, and objects it owns) and of each of its roles, as the
             # AWS multi-user template does; an existing clone is never granted again, so alternating back
@@ -90,7 +94,11 @@ def _exists(conn: Connection, role: str) -> bool:
 
 def _require(conn: Connection, role: str) -> None:
     if not _exists(conn, role):
-        raise TargetError(f"Role {role} does not exist")
+        raise _no_role(role)
+
+
+def _no_role(role: str) -> TargetError:
+    return TargetError(f"Role {role} does not exist")
 
 
 def _memberships(conn: Connection, role: str) -> list[str]:
@@ -107,9 +115,12 @@ SCRAM_ITERATIONS = 4096  # libpq's default, for servers before 16 that do not re
 SCRAM_SALT_BYTES = 16  # as libpq
 
 
-def _encryption(conn: Connection) -> str | None:
-    row = conn.execute("SHOW password_encryption").fetchone()
-    return str(row[0]) if row is not None else None
+def _encryption_and_role(conn: Connection, role: str) -> tuple[str | None, bool]:
+    """The server's ``password_encryption``, and whether ``role`` exists: one round trip for both."""
+    row = conn.execute(
+        "SELECT current_setting('password_encryption'), EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)", (role,)
+    ).fetchone()
+    return (None, False) if row is None else (str(row[0]), bool(row[1]))
 
 
 def _verifier(conn: Connection, method: str | None, role: str, password: str) -> str:
@@ -134,16 +145,6 @@ def scram_verifier(password: str, salt: bytes, iterations: int) -> str:
     return f"SCRAM-SHA-256${iterations}:{b64[0]}${b64[1]}:{b64[2]}"
 
 
-def _alter_password(conn: Connection, role: str, password: str, *, require: bool) -> None:
-    """``require``: refuse a role that does not exist, asked in the same round trip as the setting."""
-    if require:
-        method, exists = conn.execute(
-            "SELECT current_setting('password_encryption'), EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)",
-            (role,),
-        ).fetchone() or (None, False)
-        if not exists:
-            raise TargetError(f"Role {role} does not exist")
-    else:
-        method = _encryption(conn)
+def _alter_password(conn: Connection, method: str | None, role: str, password: str) -> None:
     verifier = sql.Literal(_verifier(conn, method, role, password))
     conn.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(sql.Identifier(role), verifier))
