@@ -112,7 +112,7 @@ def machine() -> dict[str, str]:
         "OS": _os_name(),
         "Python": f"{platform.python_implementation()} {platform.python_version()}",
         "load average at start (1, 5, 15 min)": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "a Python loop's speed on one core while the other is busy, vs alone (5 samples)": _interference(),
+        **_loop_speed(),
         "Tumbler": f"{version('tumbler')} (commit {commit.stdout.strip() or '?'}{changes})",
         "uvicorn / httptools / uvloop": f"{version('uvicorn')} / {version('httptools')} / {version('uvloop')}",
         "moto": version("moto"),
@@ -122,15 +122,16 @@ def machine() -> dict[str, str]:
     }
 
 
-def interference() -> float:
-    """How much slower a Python loop on CPU 0 runs while a busy process spins on CPU 1 (1.0: not at all).
+def interference() -> tuple[float, float]:
+    """Seconds a Python loop takes on CPU 0 alone, and how much slower it runs while a busy process spins
+    on CPU 1 (1.0: not at all).
 
-    wrk and the server under test each take one of the two cores: on a VM whose cores are hyperthreads
-    of one physical core, or share it, the server then runs slower than it would alone.
+    The first tells machines apart: the same code has run Python twice as fast on one session's machine
+    as on another's. The second matters because wrk and the server under test each take one of the two
+    cores: on a VM whose cores are hyperthreads of one physical core, or share it, the server then runs
+    slower than it would alone.
     """
     cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        return 1.0
 
     def spin() -> float:
         started = time.perf_counter()
@@ -142,6 +143,8 @@ def interference() -> float:
     os.sched_setaffinity(0, {cpus[0]})
     try:
         alone = min(spin() for _ in range(3))
+        if len(cpus) < 2:
+            return alone, 1.0
         busy = subprocess.Popen(["taskset", "-c", str(cpus[1]), sys.executable, "-c", "while True: pass"])
         try:
             time.sleep(0.2)
@@ -151,12 +154,19 @@ def interference() -> float:
             busy.wait()
     finally:
         os.sched_setaffinity(0, set(cpus))
-    return loaded / alone
+    return alone, loaded / alone
 
 
-def _interference() -> str:
-    speeds = sorted(1 / interference() for _ in range(5))
-    return f"median {statistics.median(speeds):.0%} (from {speeds[0]:.0%} to {speeds[-1]:.0%})"
+def _loop_speed() -> dict[str, str]:
+    samples = [interference() for _ in range(5)]
+    alone = statistics.median(a for a, _ in samples)
+    speeds = sorted(1 / slower for _, slower in samples)
+    return {
+        "a Python loop of 2,000,000 additions on one core, alone (median of 5)": f"{alone * 1000:.0f} ms",
+        "that loop's speed while the other core is busy, vs alone": (
+            f"median {statistics.median(speeds):.0%} (from {speeds[0]:.0%} to {speeds[-1]:.0%})"
+        ),
+    }
 
 
 def _os_name() -> str:
