@@ -122,7 +122,7 @@ def machine() -> dict[str, str]:
     }
 
 
-def interference() -> tuple[float, float]:
+def loop_timing() -> tuple[float, float]:
     """Seconds a Python loop takes on CPU 0 alone, and how much slower it runs while a busy process spins
     on CPU 1 (1.0: not at all).
 
@@ -158,7 +158,7 @@ def interference() -> tuple[float, float]:
 
 
 def _loop_speed() -> dict[str, str]:
-    samples = [interference() for _ in range(5)]
+    samples = [loop_timing() for _ in range(5)]
     alone = statistics.median(a for a, _ in samples)
     speeds = sorted(1 / slower for _, slower in samples)
     return {
