@@ -141,18 +141,26 @@ def vmrss_mb(pid: int) -> float:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) / 1024
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by process ``pid`` and every process below it (workers)."""
+def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """CPU time (user + system) used so far by process ``pid`` and every process below it (workers);
+    with ``reaped``, also by the children that have exited and been waited for (PostgreSQL's backends)."""
     total, pending = 0.0, [pid]
     while pending:
         current = pending.pop()
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            used = fields[11:15] if reaped else fields[11:13]  # utime, stime[, cutime, cstime]
+            total += sum(int(f) for f in used) / os.sysconf("SC_CLK_TCK")
             pending += [int(c) for c in Path(f"/proc/{current}/task/{current}/children").read_text().split()]
         except (OSError, IndexError, ValueError):
             continue  # gone meanwhile
     return total
+
+
+def idle_seconds() -> float:
+    """Time every core of the machine has spent idle (or waiting on the disk) since boot, summed."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
 
 
 def wrk_lua(request: SignedRequest) -> str:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from tests.dbs import PrivatePostgres  # noqa: E402
 
-from benchmarks.harness import TumblerProcess  # noqa: E402
+from benchmarks.harness import TumblerProcess, cpu_seconds, idle_seconds  # noqa: E402
 from tumbler.adapters.store.codec import rotation_from_doc  # noqa: E402
 from tumbler.adapters.targets.postgresql import SCRAM_ITERATIONS, SCRAM_SALT_BYTES, scram_verifier  # noqa: E402
 from tumbler.core.rotation import Rotation  # noqa: E402
@@ -72,7 +72,18 @@ def raw_rotations(pg: PrivatePostgres, users: dict[str, str]) -> list[float]:
     return times
 
 
-def rotator_floor(pg: PrivatePostgres, users: dict[str, str], threads: int) -> float:
+def cpu_now(pg: PrivatePostgres, server: int | None = None) -> dict[str, float]:
+    """CPU seconds used so far by Tumbler's process, PostgreSQL (with its exited backends) and this one
+    (the client), and the machine's idle seconds: subtracted over a phase, where the time went."""
+    used = {"postgresql": cpu_seconds(pg.pid, reaped=True), "client": time.process_time(), "idle": idle_seconds()}
+    return used if server is None else {"tumbler": cpu_seconds(server), **used}
+
+
+def cpu_per(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+    return {name: (after[name] - before[name]) / count for name in before}
+
+
+def rotator_floor(pg: PrivatePostgres, users: dict[str, str], threads: int) -> tuple[float, dict[str, float]]:
     """Seconds per user for the database work Tumbler's single-user rotator does, alone, on ``threads``
     threads as the engine runs rotations: a login as the user, the new password's SCRAM verifier made
     on this side, ALTER ROLE, then a new login with the new password. No Tumbler: what is left of
@@ -87,10 +98,10 @@ def rotator_floor(pg: PrivatePostgres, users: dict[str, str], threads: int) -> f
         with pg.connect(user, new) as conn:
             conn.execute("SELECT 1")
 
-    started = time.perf_counter()
+    before, started = cpu_now(pg), time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(rotate, users.items()))
-    return (time.perf_counter() - started) / len(users)
+    return (time.perf_counter() - started) / len(users), cpu_per(before, cpu_now(pg), len(users))
 
 
 def finished_rotations(database: Path, timeout: float) -> list[Rotation]:
@@ -118,12 +129,15 @@ def tumbler_rotations(pg: PrivatePostgres, users: dict[str, str], tmp: Path) -> 
             value = {"engine": "postgres", "host": "127.0.0.1", "port": pg.port, "username": user,
                      "password": password, "dbname": "postgres"}  # fmt: skip
             sm.create_secret(Name=f"db/{user}", SecretString=json.dumps(value))
+        pid = server.process.pid if server.process else None
+        cpu_before = cpu_now(pg, pid)
         started = datetime.now().astimezone()
         clock = time.perf_counter()
         for user in users:
             sm.rotate_secret(SecretId=f"db/{user}", RotationLambdaARN=BUILTIN)
         calls = time.perf_counter() - clock
         rotations = finished_rotations(Config(data_dir=server.data_dir).database, timeout=60 + 2.0 * len(users))
+        cpu = cpu_per(cpu_before, cpu_now(pg, pid), len(users))
         failed = [r for r in rotations if r.state.value != "succeeded"]
         retried = [r for r in rotations if r.attempt > 1]
         ends = sorted(r.finished for r in rotations if r.finished)
@@ -141,6 +155,7 @@ def tumbler_rotations(pg: PrivatePostgres, users: dict[str, str], tmp: Path) -> 
         "wall_s": (ends[-1] - started).total_seconds() if ends else None,
         "rotate_calls_s": calls,
         "gap_median_s": statistics.median(gaps) if gaps else None,
+        "cpu_s": cpu,
         "passwords_checked": len(checks),
         "passwords_ok": sum(checks),
     }
@@ -152,9 +167,10 @@ def measure(count: int) -> dict[str, Any]:
         floor_users = create_users(pg, "floor", count)
         tumbler_users = create_users(pg, "app", count)
         raw = raw_rotations(pg, raw_users)
-        floor = rotator_floor(pg, floor_users, RotationEngine.PARALLEL)
+        floor, floor_cpu = rotator_floor(pg, floor_users, RotationEngine.PARALLEL)
         tumbler = tumbler_rotations(pg, tumbler_users, Path(tmp))
-    return {"secrets": count, "raw_s": raw, "floor_s": floor, "threads": RotationEngine.PARALLEL, "tumbler": tumbler}
+    return {"secrets": count, "raw_s": raw, "floor_s": floor, "floor_cpu_s": floor_cpu,
+            "threads": RotationEngine.PARALLEL, "tumbler": tumbler}  # fmt: skip
 
 
 def table(data: dict[str, Any]) -> str:
@@ -182,6 +198,7 @@ def table(data: dict[str, Any]) -> str:
                 f" | {floor * 1000:.1f} ms ({floor / raw_median:.1f}x raw) | |",
                 f"| Tumbler's bookkeeping over that, per rotation | {(per - floor) * 1000:.1f} ms | |",
             ]
+        rows += cpu_rows(t.get("cpu_s"), data.get("floor_cpu_s"))
     rows += [
         f"| failed rotations | {t['failed']} of {t['rotations']} | |",
         f"| rotations that needed more than one attempt | {t['retried']} | |",
@@ -190,6 +207,25 @@ def table(data: dict[str, Any]) -> str:
     for reason, count in sorted(t["step_failures"].items(), key=lambda item: -item[1]):
         rows.append(f"| failed step ({count}x) | {reason.replace('|', '/')} | |")
     return "\n".join(rows)
+
+
+def cpu_rows(tumbler: dict[str, float] | None, floor: dict[str, float] | None) -> list[str]:
+    """Where each rotation's CPU went, beside the same for the rotator's work without Tumbler: on a machine
+    whose cores are both busy, Tumbler's time is its CPU, PostgreSQL's and the client's over two cores."""
+    if not tumbler or not floor:
+        return []
+
+    def ms(value: float) -> str:
+        return f"{value * 1000:.1f} ms"
+
+    return [
+        f"| CPU a rotation: Tumbler's process / PostgreSQL / the client (boto3) | {ms(tumbler['tumbler'])}"
+        f" / {ms(tumbler['postgresql'])} / {ms(tumbler['client'])} | |",
+        f"| CPU a rotation without Tumbler: the rotator's work / PostgreSQL | {ms(floor['client'])}"
+        f" / {ms(floor['postgresql'])} | |",
+        f"| cores idle a rotation (all cores summed): with Tumbler / without | {ms(tumbler['idle'])}"
+        f" / {ms(floor['idle'])} | |",
+    ]
 
 
 def main() -> int:

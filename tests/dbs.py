@@ -79,6 +79,11 @@ class PrivatePostgres:
         start = [str(_pg_bin() / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(root / "log"), "-w", "start"]
         subprocess.run(_as_postgres(start), capture_output=True, check=True, timeout=60)
 
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id: its backends are its children."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def connect(self, user: str | None = None, password: str | None = None) -> psycopg.Connection:
         return psycopg.connect(
             host="127.0.0.1",
