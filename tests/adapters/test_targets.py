@@ -253,6 +253,22 @@ def test_set_password_outside_ascii(postgres: Postgres, password: str) -> None:
         target.close()
 
 
+def test_role_names_are_matched_exactly(postgres: Postgres) -> None:
+    """A role is found by its exact name, whatever it needs quoting for; one differing in case is not it."""
+    odd = f'Tmb "Odd" {uuid.uuid4().hex[:6]}.Name'
+    postgres._run(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(odd), sql.Literal(OLD)))
+    postgres.made.append(odd)
+    target = open_target("postgres")
+    try:
+        target.set_password(SetPassword(postgres.admin, odd, NEW))
+        assert works(target, postgres.creds(odd, NEW))
+        for other in (odd.lower(), odd.upper()):
+            with pytest.raises(TargetError, match="does not exist"):
+                target.set_password(SetPassword(postgres.admin, other, NEW))
+    finally:
+        target.close()
+
+
 def test_set_password_never_creates_a_user(server: Server, target: RotationTarget) -> None:
     missing = unique("tmb_missing")
     with pytest.raises(TargetError, match=f"{missing} does not exist"):
