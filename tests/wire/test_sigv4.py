@@ -560,3 +560,24 @@ def test_a_cached_signing_key_does_not_outlive_a_rotated_secret() -> None:
     secrets[AKID] = OTHER_SECRET
     assert rejected(request, rotating).code == INVALID
     assert rotating.verify(*sign(secret=OTHER_SECRET)).access_key_id == AKID
+
+
+@pytest.mark.parametrize("value", ["a\x1cb", "x\x1f", "caf\xe9", "no\xa0break", "next\x85line"])
+def test_header_values_that_bytes_and_str_trim_apart_take_the_full_path(value: str) -> None:
+    # str.split() takes \x1c-\x1f, \x85 and \xa0 for white space and bytes.split() does not: botocore trims
+    # as str, so the fast path, which trims bytes, steps aside and the full path verifies.
+    request = sign(headers={**SM_HEADERS, "X-Custom": f" {value}  {value} "})
+    assert verifier()._verify_usual(request.method, request.raw_path, request.headers, request.body, None) is None
+    assert verifier().verify(*request) == Caller(AKID, "us-east-1", "secretsmanager", None)
+
+
+@pytest.mark.parametrize("value", ["x\x1f", "no\xa0break"])
+def test_a_signature_over_values_trimmed_as_bytes_is_refused(value: str) -> None:
+    # Signed by a client that trims as bytes do: the fast path must not accept what botocore would not sign.
+    def bytes_trim(self: SigV4Auth, value: str) -> str:
+        return b" ".join(value.encode("latin-1").split()).decode("latin-1")
+
+    with mock.patch.object(SigV4Auth, "_header_value", bytes_trim):
+        request = sign(headers={**SM_HEADERS, "X-Custom": value})
+    assert verifier()._verify_usual(request.method, request.raw_path, request.headers, request.body, None) is None
+    assert rejected(request).code == INVALID
