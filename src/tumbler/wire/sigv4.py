@@ -59,8 +59,7 @@ _STANDARD_AUTH = re.compile(
 )
 # The ASCII bytes that str.split() takes for white space and bytes.split() does not (the others are \x85, \xa0).
 _STR_ONLY_SPACE = b"\x1c\x1d\x1e\x1f"
-# Copied for each hash: a copy skips the digest lookup OpenSSL 3 makes for every new hash (0.3 µs of 0.65 here).
-_SHA256 = hashlib.sha256()
+_SHA256 = hashlib.sha256()  # see _sha256_hex
 _QUERY_PARTS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date")
 _UTCNOW = partial(datetime.now, UTC)
 
@@ -100,6 +99,14 @@ def _keyed_mac(secret: str, date: str, region: str, service: str) -> HMAC:
     """An HMAC-SHA256 keyed with the signing key, copied for each string to sign: a copy skips the key set-up
     and algorithm lookup a one-shot ``hmac.digest`` repeats on every request (0.8 µs against 2.1 here)."""
     return HMAC(_derive_key(secret, date, region, service), SHA256())
+
+
+def _sha256_hex(data: bytes) -> str:
+    # A copy of a ready hash object skips the digest lookup OpenSSL 3 makes for every new one (0.33 µs
+    # against 0.65 for a request body here).
+    hashed = _SHA256.copy()
+    hashed.update(data)
+    return hashed.hexdigest()
 
 
 def _trim(value: str) -> str:
@@ -318,7 +325,7 @@ class Verifier:
         scope = _check_scope(claims, service)
         key_id, _, region, scoped_service = scope
         if not self._dev:
-            body_hash = hashlib.sha256(body).hexdigest()
+            body_hash = _sha256_hex(body)
             canonical = _canonical_request(method, raw_path, pairs, claims, header_map, body_hash)
             # x-amz-content-sha256 stands in for the body in what was signed: it must be the body's hash.
             body_ok = header_map.get("x-amz-content-sha256", body_hash) == body_hash
@@ -366,9 +373,7 @@ class Verifier:
             return None
         key_id, date, region, scoped_service, _ = parts
         secret = self._lookup(key_id)
-        hashed = _SHA256.copy()
-        hashed.update(body)
-        body_hash = hashed.hexdigest()
+        body_hash = _sha256_hex(body)
         content_hash = raw.get(b"x-amz-content-sha256")
         if secret is None or (content_hash is not None and content_hash.decode("latin-1") != body_hash):
             return None
@@ -412,9 +417,7 @@ class Verifier:
         self, secret: str, stamp: str, date: str, region: str, service: str, canonical: str
     ) -> tuple[str, str]:
         """The string to sign for ``canonical`` and the signature (hex) it must carry."""
-        hashed = _SHA256.copy()
-        hashed.update(canonical.encode())
-        digest = hashed.hexdigest()
+        digest = _sha256_hex(canonical.encode())
         to_sign = f"{ALGORITHM}\n{stamp}\n{date}/{region}/{service}/aws4_request\n{digest}"
         mac = self.signing_keys(secret, date, region, service).copy()
         mac.update(to_sign.encode())
