@@ -23,8 +23,8 @@ PRUNE_GRACE = timedelta(hours=24)  # ... unless younger than this
 MAX_VALUE_BYTES = 65536
 
 
-@dataclass(frozen=True)
-class SecretValue:
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each field through object.__setattr__, and
+class SecretValue:  # every GetSecretValue builds one (0.45 µs against 0.22). Treated as immutable all the same.
     """Exactly one of ``string`` and ``binary`` is set."""
 
     string: str | None = None
