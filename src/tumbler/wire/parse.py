@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 import orjson
@@ -117,8 +117,11 @@ def parse_json(service: str, target: str | None, body: bytes) -> tuple[Operation
     return op, params
 
 
-# A structure of strings only (GetSecretValue's, DescribeSecret's, ...): its members and their checks.
-FlatPlan = tuple[tuple[str, str, bool, tuple[Callable[[Any], bool], ...]], ...]  # (wire, name, required, checks)
+class FlatPlan(NamedTuple):
+    """A structure of strings only (GetSecretValue's, DescribeSecret's, ...): its members and their checks."""
+
+    members: dict[str, tuple[str, tuple[Callable[[Any], bool], ...]]]  # wire name: (name, checks)
+    required: tuple[str, ...]  # wire names
 
 
 _FLAT: dict[tuple[str, str], FlatPlan | None] = {}
@@ -129,23 +132,26 @@ def _flat_plan(service: str, shape: StructureShape) -> FlatPlan | None:
     if key not in _FLAT:
         found = members(service, shape)
         flat = all(m.shape.type_name == "string" and not m.location for m in found)
-        checks = [(m.wire, m.name, m.required, tuple(ok for ok, _ in rules(service, m.shape).checks)) for m in found]
-        _FLAT[key] = tuple(checks) if flat else None
+        checks = {m.wire: (m.name, tuple(ok for ok, _ in rules(service, m.shape).checks)) for m in found}
+        _FLAT[key] = FlatPlan(checks, tuple(m.wire for m in found if m.required)) if flat else None
     return _FLAT[key]
 
 
 def _accept_flat(plan: FlatPlan, data: dict[str, Any]) -> dict[str, Any] | None:
     """The params, if the generic parse and validation would surely accept them, else None for those to
     report what is wrong: the same checks, without building Coral's messages along the way."""
+    for wire in plan.required:
+        if data.get(wire) is None:
+            return None
     params = {}
-    for wire, name, required, checks in plan:
-        value = data.get(wire)
-        if value is None:
-            if required:
-                return None
+    members = plan.members
+    for wire, value in data.items():  # the members sent, usually fewer than the shape has
+        member = members.get(wire)
+        if member is None or value is None:  # not a member (ignored, as Coral does), or null (absent)
             continue
         if type(value) is not str:
             return None
+        name, checks = member
         for ok in checks:  # a loop, not all(): no generator to build on every request
             if not ok(value):
                 return None

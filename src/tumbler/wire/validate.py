@@ -176,10 +176,11 @@ def rules(service: str, shape: Shape) -> Rules:
     return found
 
 
-def _bound(measure: Callable[[Any], Any], limit: Any, upper: bool) -> Callable[[Any], bool]:
-    if upper:
-        return lambda value: bool(measure(value) <= limit)
-    return lambda value: bool(measure(value) >= limit)
+def _bound(noun: str, limit: Any, upper: bool) -> Callable[[Any], bool]:
+    # one lambda per case, calling len() directly: these run for every member of every request
+    if noun == "length":
+        return (lambda value: len(value) <= limit) if upper else (lambda value: len(value) >= limit)
+    return (lambda value: value <= limit) if upper else (lambda value: value >= limit)
 
 
 def _checks(shape: Shape) -> list[Check]:
@@ -187,13 +188,12 @@ def _checks(shape: Shape) -> list[Check]:
     out: list[Check] = []
     noun = "length" if kind in _LENGTH_KINDS else "value" if kind in _NUMBER_KINDS else None
     if noun is not None:
-        measure: Callable[[Any], Any] = len if noun == "length" else (lambda value: value)
         if "max" in meta:
             text = f"Member must have {noun} less than or equal to {meta['max']}"
-            out.append((_bound(measure, meta["max"], upper=True), text))
+            out.append((_bound(noun, meta["max"], upper=True), text))
         if "min" in meta:
             text = f"Member must have {noun} greater than or equal to {meta['min']}"
-            out.append((_bound(measure, meta["min"], upper=False), text))
+            out.append((_bound(noun, meta["min"], upper=False), text))
     if meta.get("pattern"):
         compiled = java_regex(meta["pattern"])
         text = f"Member must satisfy regular expression pattern: {meta['pattern']}"
