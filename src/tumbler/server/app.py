@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from tumbler.core.errors import DomainError
-from tumbler.ops.context import Context, Registered, Services
+from tumbler.ops.context import Context, Operation, Services
 from tumbler.ops.errors import to_wire
 from tumbler.ops.lambda_ import OPERATIONS as LAMBDA
 from tumbler.ops.secretsmanager import OPERATIONS as SECRETSMANAGER
@@ -132,7 +132,10 @@ class App:
         if registered is None:
             raise errors.error("secretsmanager", "UnknownOperationException", f"Unknown operation {op_model.name}.")
         ctx = Context(self.services, caller.region, self.services.clock.now())
-        result = await self._run(registered, ctx, params, "secretsmanager", self.pool)
+        if registered.readonly:  # here on the event loop, without a coroutine of its own: the hot path
+            result = _call(registered.func, ctx, params, "secretsmanager")
+        else:
+            result = await _in_pool(self.pool, registered.func, ctx, params, "secretsmanager")
         return op_model.name, (200, [(b"content-type", JSON_TYPE)], serialize.json_body(result))
 
     async def _lambda(self, scope: Scope, body: bytes) -> tuple[str, Response]:
@@ -147,19 +150,21 @@ class App:
         if registered is None:  # modelled, but not (yet) served: as for a path no operation owns
             raise WireError("UnknownOperationException", "", 404)
         ctx = Context(self.services, caller.region, self.services.clock.now())
-        result = await self._run(registered, ctx, params, "lambda", self.lambda_pool)
+        result = await _in_pool(self.lambda_pool, registered.func, ctx, params, "lambda")
         return op_model.name, serialize.rest_json_response(op_model, result)
 
-    async def _run(
-        self, registered: Registered, ctx: Context, params: dict[str, Any], service: str, pool: ThreadPoolExecutor
-    ) -> dict[str, Any]:
-        try:
-            if registered.readonly:
-                return registered.func(ctx, params)
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(pool, registered.func, ctx, params)
-        except DomainError as err:
-            raise to_wire(service, err) from None
+
+def _call(func: Operation, ctx: Context, params: dict[str, Any], service: str) -> dict[str, Any]:
+    try:
+        return func(ctx, params)
+    except DomainError as err:
+        raise to_wire(service, err) from None
+
+
+async def _in_pool(
+    pool: ThreadPoolExecutor, func: Operation, ctx: Context, params: dict[str, Any], service: str
+) -> dict[str, Any]:
+    return await asyncio.get_running_loop().run_in_executor(pool, _call, func, ctx, params, service)
 
 
 class _RequestIds:
