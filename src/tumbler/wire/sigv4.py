@@ -186,6 +186,15 @@ def _signed_names(signed: str) -> tuple[bytes, ...]:
     return tuple(signed.lower().encode("latin-1", "replace").split(b";"))  # never raises: a "?" fails the check
 
 
+@lru_cache(maxsize=256)  # one a client and day: the same on every request
+def _credential_scope(credential: str) -> tuple[str, str, str, str] | None:
+    """(key id, date, region, service) of a well-formed credential; None for any other (the full path decides)."""
+    parts = credential.rstrip("/").split("/")
+    if len(parts) != 5 or not parts[0] or not parts[2] or parts[4] != "aws4_request":
+        return None
+    return parts[0], parts[1], parts[2], parts[3]
+
+
 @lru_cache(maxsize=256)  # a client's stamp changes once a second; its requests in that second share it
 def _stamp_seconds(s: str) -> int:
     """Seconds since the epoch of an ISO-8601 basic stamp; IncompleteSignatureException if it is not one."""
@@ -350,16 +359,13 @@ class Verifier:
             return None
         credential, signed, signature = standard.groups()
         stamp = stamp_bytes.decode("latin-1")
-        parts = credential.rstrip("/").split("/")
+        scope = _credential_scope(credential)
         names = _signed_names(signed)
         token = raw.get(b"x-amz-security-token")
         if (
-            len(parts) != 5
-            or not parts[0]
-            or not parts[2]
-            or (service is not None and parts[3] != service)
-            or parts[4] != "aws4_request"
-            or parts[1] != stamp[:8]
+            scope is None
+            or (service is not None and scope[3] != service)
+            or scope[1] != stamp[:8]
             or b"host" not in names
             or (token is not None and b"x-amz-security-token" not in names)
         ):
@@ -371,7 +377,7 @@ class Verifier:
         now = int(self._seconds())
         if not now - self._skew_seconds <= when <= now + self._skew_seconds:
             return None
-        key_id, date, region, scoped_service, _ = parts
+        key_id, date, region, scoped_service = scope
         secret = self._lookup(key_id)
         body_hash = _sha256_hex(body)
         content_hash = raw.get(b"x-amz-content-sha256")
