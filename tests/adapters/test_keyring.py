@@ -3,6 +3,7 @@ import json
 import os
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -456,6 +457,41 @@ def test_concurrent_open(ring: Keyring) -> None:
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_a_hit_during_a_sweep(master: MasterKey) -> None:
+    # A hit reorders the cache without the lock, so it may land while a put sweeps expired keys under the
+    # lock. Here it lands there for certain: the clock's time runs a hit whenever it is compared with an
+    # expiry. A sweep walking the dict itself, rather than a snapshot, raises "mutated during iteration".
+    hooks: list[Callable[[], object]] = []
+
+    class Now(float):
+        def __ge__(self, other: object) -> bool:  # also `expires <= now`, a float subclass's reflection first
+            for hook in hooks:
+                hook()
+            return float(self) >= float(other)  # type: ignore[arg-type]
+
+    clock = [Now(1000.0)]
+    ring = Keyring(master, cache_ttl=10, now=lambda: clock[0])
+    for arn in ("b1", "b2", "b3"):
+        ring.new_data_key(DEFAULT_KEY_ID, key_aad(arn))  # expire at 1010, when the next sweep is due
+    clock[0] = Now(1009.0)
+    fresh = []
+    for arn in ("f1", "f2"):  # expire at 1019
+        wrapped = ring.new_data_key(DEFAULT_KEY_ID, key_aad(arn))
+        fresh.append((wrapped, ring.seal(wrapped, key_aad(arn), SecretValue(string=arn), value_aad(arn=arn)), arn))
+    clock[0] = Now(1011.0)
+    turn = iter(range(1000))
+
+    def hit() -> None:  # the two fresh keys in turn: each hit moves one before the other
+        wrapped, blob, arn = fresh[next(turn) % 2]
+        assert ring.open(wrapped, key_aad(arn), blob, value_aad(arn=arn)).string == arn
+
+    hooks.append(hit)
+    ring.new_data_key(DEFAULT_KEY_ID, key_aad("c"))  # a put that sweeps b1, b2 and b3
+    hooks.clear()
+    assert ring.cache_stats.size == 3  # the fresh keys and c
+    assert next(turn) > 3  # hits ran while the sweep went through the keys
 
 
 # -- named keys ------------------------------------------------------------------------------

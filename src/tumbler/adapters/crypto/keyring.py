@@ -155,8 +155,10 @@ class _DataKeyCache:
                 self._items.popitem(last=False)
             if now >= self._next_sweep:  # drop expired keys that nobody asks for any more
                 self._next_sweep = now + self._ttl
-                for k in [k for k, (expires, _) in self._items.items() if expires <= now]:
-                    del self._items[k]
+                # over a snapshot (list() copies in one C call): a hit reorders the dict without the lock
+                for k, (expires, _) in list(self._items.items()):
+                    if expires <= now:
+                        del self._items[k]
 
     def clear(self) -> None:
         with self._lock:
