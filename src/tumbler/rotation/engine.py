@@ -150,10 +150,12 @@ class RotationEngine:
         """Record the outcomes of the steps that ran, up to the first that leaves the rotation not running
         (ended, abandoned, or waiting for a retry). Raises _LeaseLost, which rolls back whatever a step left
         in the transaction, when the rotation was cancelled or taken over while they ran."""
-        for planned, outcome in ran:
+        for n, (planned, outcome) in enumerate(ran):
             if rotation.state is not State.RUNNING or rotation.step_index != planned.step_index:
                 break
-            advanced = self._advance(uow, rotation, outcome, events)
+            # one lease renewal a transaction: it holds the rotation's row from then on, so a later
+            # renewal in it cannot fail, and each statement waits for the GIL under load
+            advanced = self._advance(uow, rotation, outcome, events, renew=n == 0)
             if advanced is None:
                 raise _LeaseLost
             rotation = advanced
@@ -219,13 +221,16 @@ class RotationEngine:
         uow.put_rotation(running)
         return running
 
-    def _advance(self, uow: UnitOfWork, rotation: Rotation, outcome: StepOutcome, events: list[Any]) -> Rotation | None:
+    def _advance(
+        self, uow: UnitOfWork, rotation: Rotation, outcome: StepOutcome, events: list[Any], *, renew: bool = True
+    ) -> Rotation | None:
         """After a step: record its outcome and, when the next step is due now, prepare it, all at once.
 
         Nothing is written unless this node still holds the lease on an active rotation: a rotation
-        cancelled during the step stays cancelled, and one taken over by another node is left to it."""
+        cancelled during the step stays cancelled, and one taken over by another node is left to it.
+        ``renew=False``: the lease was renewed earlier in this transaction."""
         now = self.services.clock.now()
-        if not uow.renew_lease(rotation.rotation_id, self.node_id, now + self.lease):
+        if renew and not uow.renew_lease(rotation.rotation_id, self.node_id, now + self.lease):
             log.warning("rotation %s was cancelled or taken over during its step", rotation.rotation_id)
             return None
         if not outcome.ok:
@@ -300,8 +305,7 @@ class RotationEngine:
             return dataclasses.replace(rotation, state=State.FAILED, last_error=error)
         _drop_pending(uow, secret, rotation.token, delete_version=False)
         secret.rotation.last_rotated = now
-        secret.last_changed = now
-        uow.update_secret(secret)
+        secret.last_changed = now  # written with the next rotation date, by _plan_next right after
         return rotation
 
     def _abandon_if_moved(self, uow: UnitOfWork, rotation: Rotation, events: list[Any]) -> Rotation | None:
