@@ -466,10 +466,10 @@ def test_a_hit_during_a_sweep(master: MasterKey) -> None:
     hooks: list[Callable[[], object]] = []
 
     class Now(float):
-        def __ge__(self, other: object) -> bool:  # also `expires <= now`, a float subclass's reflection first
+        def __ge__(self, other: float) -> bool:  # also `expires <= now`: a float subclass's reflection goes first
             for hook in hooks:
                 hook()
-            return float(self) >= float(other)  # type: ignore[arg-type]
+            return float(self) >= other
 
     clock = [Now(1000.0)]
     ring = Keyring(master, cache_ttl=10, now=lambda: clock[0])
