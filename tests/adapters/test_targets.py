@@ -231,7 +231,7 @@ def test_set_password_by_the_user_itself(server: Server, target: RotationTarget)
 
 
 def test_scram_verifier_is_libpqs(postgres: Postgres) -> None:
-    """The verifier made with hashlib (which lets other threads run) is the one libpq makes."""
+    """The verifier made here (with a PBKDF2 that lets other threads run) is the one libpq makes."""
     admin = postgres.admin
     with psycopg.connect(
         host=admin.host, port=admin.port, user=admin.username, password=admin.password, dbname=admin.dbname
