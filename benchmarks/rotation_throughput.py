@@ -16,6 +16,7 @@ in and the old one no longer does.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import secrets
@@ -39,8 +40,9 @@ from tests.dbs import PrivatePostgres  # noqa: E402
 
 from benchmarks.harness import TumblerProcess, cpu_seconds, idle_seconds  # noqa: E402
 from tumbler.adapters.store.codec import rotation_from_doc  # noqa: E402
-from tumbler.adapters.targets.postgresql import SCRAM_ITERATIONS, SCRAM_SALT_BYTES, scram_verifier  # noqa: E402
+from tumbler.adapters.targets import open_target  # noqa: E402
 from tumbler.core.rotation import Rotation  # noqa: E402
+from tumbler.ports.target import Credentials, SetPassword  # noqa: E402
 from tumbler.rotation.engine import RotationEngine  # noqa: E402
 from tumbler.server.config import Config  # noqa: E402
 
@@ -85,18 +87,23 @@ def cpu_per(before: dict[str, float], after: dict[str, float], count: int) -> di
 
 def rotator_floor(pg: PrivatePostgres, users: dict[str, str], threads: int) -> tuple[float, dict[str, float]]:
     """Seconds per user for the database work Tumbler's single-user rotator does, alone, on ``threads``
-    threads as the engine runs rotations: a login as the user, the new password's SCRAM verifier made
-    on this side, ALTER ROLE, then a new login with the new password. No Tumbler: what is left of
-    Tumbler's figure over this is its own bookkeeping."""
+    threads as the engine runs rotations: its target's calls, as setSecret and testSecret make them (a
+    login as the user, the new password's SCRAM verifier made on this side, ALTER ROLE; then a new login
+    with the new password). No Tumbler: what is left of Tumbler's figure over this is its own bookkeeping."""
 
     def rotate(item: tuple[str, str]) -> None:
         user, password = item
+        current = Credentials("127.0.0.1", pg.port, user, password, "postgres")
         new = secrets.token_urlsafe(24)
-        with pg.connect(user, password) as conn:
-            verifier = scram_verifier(new, secrets.token_bytes(SCRAM_SALT_BYTES), SCRAM_ITERATIONS)
-            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(verifier)))
-        with pg.connect(user, new) as conn:
-            conn.execute("SELECT 1")
+        for call in (
+            lambda target: (target.verify(current), target.set_password(SetPassword(current, user, new))),
+            lambda target: target.verify(dataclasses.replace(current, password=new)),
+        ):
+            target = open_target("postgres")
+            try:
+                call(target)
+            finally:
+                target.close()
 
     before, started = cpu_now(pg), time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:

@@ -19,7 +19,7 @@ import redis
 from psycopg import sql
 
 from tests.dbs import SUPERUSER_PASSWORD, MariaDB, PrivatePostgres
-from tumbler.adapters.targets import REDACTED, describe, open_target, secrets_of
+from tumbler.adapters.targets import REDACTED, describe, open_target, postgresql, secrets_of
 from tumbler.adapters.targets.mysql import regrant
 from tumbler.adapters.targets.postgresql import scram_verifier
 from tumbler.adapters.targets.redis import rules_of
@@ -239,6 +239,38 @@ def test_scram_verifier_is_libpqs(postgres: Postgres) -> None:
         made = conn.pgconn.encrypt_password(NEW.encode(), b"anyone", b"scram-sha-256").decode()
     iterations, salt = made.removeprefix("SCRAM-SHA-256$").split("$")[0].split(":")
     assert scram_verifier(NEW, base64.b64decode(salt), int(iterations)) == made
+
+
+needs_key_logins = pytest.mark.skipif(not postgresql.PASSES_KEYS, reason="libpq before 18 takes no SCRAM keys")
+
+
+@needs_key_logins
+def test_the_login_after_a_password_change_presents_its_keys(postgres: Postgres) -> None:
+    target = open_target("postgres")
+    try:
+        user = user_of(postgres)
+        target.set_password(SetPassword(postgres.admin, user, NEW))
+        login = (postgres.host, postgres.port, user)
+        assert login in postgresql.FRESH
+        assert works(target, postgres.creds(user, NEW))
+        assert login not in postgresql.FRESH  # taken by that login
+        assert works(target, postgres.creds(user, NEW))  # and the next derives them, as any login
+    finally:
+        target.close()
+
+
+@needs_key_logins
+def test_keys_log_in_only_where_the_server_holds_their_verifier(postgres: Postgres) -> None:
+    """The same password set again elsewhere has another salt: the keys made here no longer log in."""
+    target = open_target("postgres")
+    try:
+        user = user_of(postgres)
+        target.set_password(SetPassword(postgres.admin, user, NEW))
+        postgres._run(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(NEW)))
+        assert not works(target, postgres.creds(user, NEW))  # the keys, refused
+        assert works(target, postgres.creds(user, NEW))  # the password
+    finally:
+        target.close()
 
 
 @pytest.mark.parametrize("password", ["Pässwörd-0123456789", "ﬁ-ligature-ⅸ-0123"])  # SASLprep'd by libpq

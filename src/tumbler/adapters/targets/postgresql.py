@@ -6,32 +6,33 @@ between them (and hold a stale password once the master secret is itself rotated
 must log in afresh anyway.
 
 Passwords are sent as verifiers computed on this side (as ``psql``'s ``\\password`` does with
-``PQencryptPasswordConn``), so the plaintext never reaches the server's statement log.
+``PQencryptPasswordConn``), so the plaintext never reaches the server's statement log. The login
+that next uses a password set here presents the keys its verifier was made from (``scram.py``).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 from typing import Any
 
 import psycopg
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from psycopg import sql
 
 from tumbler.adapters.targets.logins import KeptLogin
+from tumbler.adapters.targets.scram import FreshKeys, ScramKeys
 from tumbler.ports.target import CloneUser, Credentials, SetPassword, TargetError
 
 CONNECT_TIMEOUT = 5
 DEFAULT_DBNAME = "postgres"
 Connection = psycopg.Connection[Any]
 _SSLMODES = {None: "prefer", True: "verify-full", False: "disable"}
+PASSES_KEYS = psycopg.pq.version() >= 180000  # libpq takes ``scram_client_key`` and ``scram_server_key``
+FRESH = FreshKeys()  # the keys of passwords set here, for the login that tests each
 
 
 def connect(creds: Credentials) -> Connection:
+    keys = FRESH.take(creds)
+    options: dict[str, Any] = keys.libpq_options() if keys is not None else {}
     return psycopg.connect(
         host=creds.host,
         port=creds.port,
@@ -44,6 +45,7 @@ def connect(creds: Credentials) -> Connection:
         sslmode=_SSLMODES[creds.ssl],
         # "system": the operating system's CAs, as the AWS templates verify against (libpq 16 and later)
         sslrootcert="system" if creds.ssl and psycopg.pq.version() >= 160000 else None,
+        **options,
     )
 
 
@@ -59,31 +61,44 @@ class PostgresTarget:
         method, exists = _encryption_and_role(conn, request.username)
         if not exists:
             raise _no_role(request.username)
-        _alter_password(conn, method, request.username, request.new_password)
+        keys = _alter_password(conn, method, request.username, request.new_password)
+        _remember(request.admin, request.username, request.new_password, keys)
 
     def clone_user(self, request: CloneUser) -> bool:
         conn = self._session(request.admin)
         with conn.transaction():  # all or nothing: a half-made clone never exists
-            _require(conn, request.source_username)
-            method, exists = _encryption_and_role(conn, request.new_username)
-            if exists:
-                _alter_password(conn, method, request.new_username, request.password)
-                return False
-            new = sql.Identifier(request.new_username)
-            verifier = _verifier(conn, method, request.new_username, request.password)
-            conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(new, sql.Literal(verifier)))
-            # Member of the source (its privileges, and objects it owns) and of each of its roles, as the
-            # AWS multi-user template does; an existing clone is never granted again, so alternating back
-            # to the original user cannot make a circular membership.
-            for role in [request.source_username, *_memberships(conn, request.source_username)]:
-                conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), new))
-        return True
+            created, keys = _clone(conn, request)
+        _remember(request.admin, request.new_username, request.password, keys)  # once committed
+        return created
 
     def close(self) -> None:
         self._login.close()
 
     def _session(self, admin: Credentials) -> Connection:
         return self._login.session(admin)
+
+
+def _clone(conn: Connection, request: CloneUser) -> tuple[bool, ScramKeys | None]:
+    """Whether the clone was created (else its password was set), and its password's keys if made here."""
+    _require(conn, request.source_username)
+    method, exists = _encryption_and_role(conn, request.new_username)
+    if exists:
+        return False, _alter_password(conn, method, request.new_username, request.password)
+    new = sql.Identifier(request.new_username)
+    verifier, keys = _verifier(conn, method, request.new_username, request.password)
+    conn.execute(sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {}").format(new, sql.Literal(verifier)))
+    # Member of the source (its privileges, and objects it owns) and of each of its roles, as the
+    # AWS multi-user template does; an existing clone is never granted again, so alternating back
+    # to the original user cannot make a circular membership.
+    for role in [request.source_username, *_memberships(conn, request.source_username)]:
+        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), new))
+    return True, keys
+
+
+def _remember(admin: Credentials, username: str, password: str, keys: ScramKeys | None) -> None:
+    """Keep ``keys`` for the next login as ``username`` with ``password`` (on the admin's host)."""
+    if keys is not None and PASSES_KEYS:
+        FRESH.put(admin.host, admin.port, username, password, keys)
 
 
 def _ping(conn: Connection) -> None:
@@ -130,31 +145,26 @@ def _encryption_and_role(conn: Connection, role: str) -> tuple[str | None, bool]
     return (None, False) if row is None else (str(row[0]), bool(row[1]))
 
 
-def _verifier(conn: Connection, method: str | None, role: str, password: str) -> str:
-    """The password as the server's ``password_encryption`` (``method``) stores it.
+def _verifier(conn: Connection, method: str | None, role: str, password: str) -> tuple[str, ScramKeys | None]:
+    """The password as the server's ``password_encryption`` (``method``) stores it, and its keys if made here.
 
     SCRAM-SHA-256 verifiers of ASCII passwords (SASLprep leaves those as they are) are made here, as
     libpq makes them: this PBKDF2 lets other threads run meanwhile, libpq's holds the GIL for
     milliseconds. Anything else (md5, other passwords) is left to libpq."""
     if method == "scram-sha-256" and password.isascii() and "\x00" not in password:
         iterations = int(conn.info.parameter_status("scram_iterations") or SCRAM_ITERATIONS)
-        return scram_verifier(password, secrets.token_bytes(SCRAM_SALT_BYTES), iterations)
+        keys = ScramKeys.derive(password, secrets.token_bytes(SCRAM_SALT_BYTES), iterations)
+        return keys.verifier(), keys
     algorithm = method.encode() if method is not None else None
-    return conn.pgconn.encrypt_password(password.encode(), role.encode(), algorithm).decode("ascii")
+    return conn.pgconn.encrypt_password(password.encode(), role.encode(), algorithm).decode("ascii"), None
 
 
 def scram_verifier(password: str, salt: bytes, iterations: int) -> str:
-    """A SCRAM-SHA-256 verifier (RFC 5802, RFC 7677), in the form PostgreSQL stores in ``rolpassword``.
-
-    PBKDF2 from cryptography, whose own OpenSSL derives it 2.4x faster here than hashlib's (the
-    system's OpenSSL 3.0): 1.6 against 3.9 ms of CPU for 4096 iterations."""
-    salted = PBKDF2HMAC(hashes.SHA256(), 32, salt, iterations).derive(password.encode())
-    stored_key = hashlib.sha256(hmac.digest(salted, b"Client Key", "sha256")).digest()
-    server_key = hmac.digest(salted, b"Server Key", "sha256")
-    b64 = [base64.b64encode(part).decode("ascii") for part in (salt, stored_key, server_key)]
-    return f"SCRAM-SHA-256${iterations}:{b64[0]}${b64[1]}:{b64[2]}"
+    """A SCRAM-SHA-256 verifier (RFC 5802, RFC 7677), in the form PostgreSQL stores in ``rolpassword``."""
+    return ScramKeys.derive(password, salt, iterations).verifier()
 
 
-def _alter_password(conn: Connection, method: str | None, role: str, password: str) -> None:
-    verifier = sql.Literal(_verifier(conn, method, role, password))
-    conn.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(sql.Identifier(role), verifier))
+def _alter_password(conn: Connection, method: str | None, role: str, password: str) -> ScramKeys | None:
+    verifier, keys = _verifier(conn, method, role, password)
+    conn.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD {}").format(sql.Identifier(role), sql.Literal(verifier)))
+    return keys
