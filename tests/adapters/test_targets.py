@@ -23,6 +23,7 @@ from tumbler.adapters.targets import REDACTED, describe, open_target, postgresql
 from tumbler.adapters.targets.mysql import regrant
 from tumbler.adapters.targets.postgresql import scram_verifier
 from tumbler.adapters.targets.redis import rules_of
+from tumbler.adapters.targets.scram import ScramKeys
 from tumbler.ports.target import CloneUser, Credentials, RotationTarget, SetPassword, TargetError
 
 OLD, NEW = "Old-pw-0123456789", "New-pw-9876543210"
@@ -261,14 +262,36 @@ def test_the_login_after_a_password_change_presents_its_keys(postgres: Postgres)
 
 @needs_key_logins
 def test_keys_log_in_only_where_the_server_holds_their_verifier(postgres: Postgres) -> None:
-    """The same password set again elsewhere has another salt: the keys made here no longer log in."""
+    """libpq logs in with the keys a verifier was made from; the same password set with another salt refuses them."""
+    user, keys = user_of(postgres), ScramKeys.derive(NEW, bytes(16), 4096)
+    role = sql.Identifier(user)
+    postgres._run(sql.SQL("ALTER ROLE {} PASSWORD {}").format(role, sql.Literal(keys.verifier())))
+
+    def with_keys() -> bool:
+        options: dict[str, Any] = {"user": user, "password": "not-the-password", **keys.libpq_options()}
+        try:  # the keys alone must do
+            psycopg.connect(host=postgres.host, port=postgres.port, dbname="postgres", **options).close()
+        except psycopg.OperationalError:
+            return False
+        return True
+
+    assert with_keys()
+    postgres._run(sql.SQL("ALTER ROLE {} PASSWORD {}").format(role, sql.Literal(NEW)))  # the server's own salt
+    assert not with_keys()
+
+
+@needs_key_logins
+def test_refused_keys_leave_the_answer_to_the_password(postgres: Postgres) -> None:
     target = open_target("postgres")
     try:
         user = user_of(postgres)
         target.set_password(SetPassword(postgres.admin, user, NEW))
         postgres._run(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(NEW)))
-        assert not works(target, postgres.creds(user, NEW))  # the keys, refused
-        assert works(target, postgres.creds(user, NEW))  # the password
+        assert works(target, postgres.creds(user, NEW))
+        assert (postgres.host, postgres.port, user) not in postgresql.FRESH
+        target.set_password(SetPassword(postgres.admin, user, OLD))
+        postgres._run(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(NEW)))
+        assert not works(target, postgres.creds(user, OLD))  # neither the keys nor the password
     finally:
         target.close()
 

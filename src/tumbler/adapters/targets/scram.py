@@ -4,9 +4,15 @@ A login with a password costs libpq 4096 rounds of PBKDF2 to derive the password
 ~8 ms of CPU a login takes here, and a rotation logs in twice. The rotator derives those keys itself
 when it makes the new password's verifier, so the login that tests the new password (testSecret's)
 hands them to libpq (18 and later: ``scram_client_key`` and ``scram_server_key``) instead of
-deriving them again. The test proves what a login with the password would: the server accepts the
-client key only if it holds the verifier made from that password, and libpq still checks the
-server's signature with the server key.
+deriving them again.
+
+That login decides what a login with the password would. The server accepts the client key only if
+the verifier it holds for the user is the one made here from the password (its StoredKey is the
+key's hash), and a login with the password succeeds then too, since the server hands out that
+verifier's salt and iteration count; everything else (role, expiry, pg_hba, the database) is checked
+alike. libpq still checks the server's signature, with the server key. Where the keys are refused
+(the same password set again elsewhere, or a pooler in front that keeps a verifier of its own), the
+target logs in with the password at once, so the answer is the password's.
 """
 
 from __future__ import annotations
