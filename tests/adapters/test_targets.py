@@ -97,6 +97,10 @@ class Postgres(Server):
     def drop(self, user: str) -> None:
         self._run(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(user)))
 
+    def set_here(self, user: str, password: str) -> None:
+        """The password set by the server itself, hashed with a salt of its own."""
+        self._run(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(password)))
+
 
 @dataclass
 class Maria(Server):
@@ -245,27 +249,29 @@ def test_scram_verifier_is_libpqs(postgres: Postgres) -> None:
 needs_key_logins = pytest.mark.skipif(not postgresql.PASSES_KEYS, reason="libpq before 18 takes no SCRAM keys")
 
 
+@pytest.fixture
+def pg_target() -> Iterator[RotationTarget]:
+    opened = open_target("postgres")
+    yield opened
+    opened.close()
+
+
 @needs_key_logins
-def test_the_login_after_a_password_change_presents_its_keys(postgres: Postgres) -> None:
-    target = open_target("postgres")
-    try:
-        user = user_of(postgres)
-        target.set_password(SetPassword(postgres.admin, user, NEW))
-        login = (postgres.host, postgres.port, user)
-        assert login in postgresql.FRESH
-        assert works(target, postgres.creds(user, NEW))
-        assert login not in postgresql.FRESH  # taken by that login
-        assert works(target, postgres.creds(user, NEW))  # and the next derives them, as any login
-    finally:
-        target.close()
+def test_the_login_after_a_password_change_presents_its_keys(postgres: Postgres, pg_target: RotationTarget) -> None:
+    user = user_of(postgres)
+    pg_target.set_password(SetPassword(postgres.admin, user, NEW))
+    login = (postgres.host, postgres.port, user)
+    assert login in postgresql.FRESH
+    assert works(pg_target, postgres.creds(user, NEW))
+    assert login not in postgresql.FRESH  # taken by that login
+    assert works(pg_target, postgres.creds(user, NEW))  # and the next derives them, as any login
 
 
 @needs_key_logins
 def test_keys_log_in_only_where_the_server_holds_their_verifier(postgres: Postgres) -> None:
     """libpq logs in with the keys a verifier was made from; the same password set with another salt refuses them."""
     user, keys = user_of(postgres), ScramKeys.derive(NEW, bytes(16), 4096)
-    role = sql.Identifier(user)
-    postgres._run(sql.SQL("ALTER ROLE {} PASSWORD {}").format(role, sql.Literal(keys.verifier())))
+    postgres._run(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(keys.verifier())))
 
     def with_keys() -> bool:
         options: dict[str, Any] = {"user": user, "password": "not-the-password", **keys.libpq_options()}
@@ -276,36 +282,28 @@ def test_keys_log_in_only_where_the_server_holds_their_verifier(postgres: Postgr
         return True
 
     assert with_keys()
-    postgres._run(sql.SQL("ALTER ROLE {} PASSWORD {}").format(role, sql.Literal(NEW)))  # the server's own salt
+    postgres.set_here(user, NEW)
     assert not with_keys()
 
 
 @needs_key_logins
-def test_refused_keys_leave_the_answer_to_the_password(postgres: Postgres) -> None:
-    target = open_target("postgres")
-    try:
-        user = user_of(postgres)
-        target.set_password(SetPassword(postgres.admin, user, NEW))
-        postgres._run(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(NEW)))
-        assert works(target, postgres.creds(user, NEW))
-        assert (postgres.host, postgres.port, user) not in postgresql.FRESH
-        target.set_password(SetPassword(postgres.admin, user, OLD))
-        postgres._run(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(NEW)))
-        assert not works(target, postgres.creds(user, OLD))  # neither the keys nor the password
-    finally:
-        target.close()
+def test_refused_keys_leave_the_answer_to_the_password(postgres: Postgres, pg_target: RotationTarget) -> None:
+    user = user_of(postgres)
+    pg_target.set_password(SetPassword(postgres.admin, user, NEW))
+    postgres.set_here(user, NEW)
+    assert works(pg_target, postgres.creds(user, NEW))
+    assert (postgres.host, postgres.port, user) not in postgresql.FRESH
+    pg_target.set_password(SetPassword(postgres.admin, user, OLD))
+    postgres.set_here(user, NEW)
+    assert not works(pg_target, postgres.creds(user, OLD))  # neither the keys nor the password
 
 
 @pytest.mark.parametrize("password", ["Pässwörd-0123456789", "ﬁ-ligature-ⅸ-0123"])  # SASLprep'd by libpq
-def test_set_password_outside_ascii(postgres: Postgres, password: str) -> None:
-    target = open_target("postgres")
-    try:
-        user = user_of(postgres)
-        target.set_password(SetPassword(postgres.admin, user, password))
-        assert works(target, postgres.creds(user, password))
-        assert not works(target, postgres.creds(user, OLD))
-    finally:
-        target.close()
+def test_set_password_outside_ascii(postgres: Postgres, pg_target: RotationTarget, password: str) -> None:
+    user = user_of(postgres)
+    pg_target.set_password(SetPassword(postgres.admin, user, password))
+    assert works(pg_target, postgres.creds(user, password))
+    assert not works(pg_target, postgres.creds(user, OLD))
 
 
 def test_role_names_are_matched_exactly(postgres: Postgres) -> None:
