@@ -89,7 +89,8 @@ def rotator_floor(pg: PrivatePostgres, users: dict[str, str], threads: int) -> t
     """Seconds per user for the database work Tumbler's single-user rotator does, alone, on ``threads``
     threads as the engine runs rotations: its target's calls, as setSecret and testSecret make them (a
     login as the user, the new password's SCRAM verifier made on this side, ALTER ROLE; then a new login
-    with the new password). No Tumbler: what is left of Tumbler's figure over this is its own bookkeeping."""
+    with the new password). Tumbler's target code, but no server, engine or store: what is left of Tumbler's
+    figure over this is its own bookkeeping."""
 
     def rotate(item: tuple[str, str]) -> None:
         user, password = item

@@ -2,7 +2,8 @@
 
 The sanitizer is the one place that keeps passwords out of errors (as OpenBao wraps every database
 plugin in a middleware): whatever a driver raises becomes a ``TargetError`` whose message has every
-password of the request masked, with the original exception dropped from the chain, so not even a
+password of the request masked, raised outside the handler so that it holds no reference to the
+driver's exception (psycopg's carries the connection's parameters, password included): not even a
 traceback printed by ``log.exception`` can carry one. A request field declared ``repr=False`` is a
 secret; new request fields are covered by declaring them so.
 
@@ -108,7 +109,8 @@ class Sanitized:
         try:
             return call()
         except Exception as err:
-            raise TargetError(describe(err, secrets_of(request))) from None
+            message = describe(err, secrets_of(request))
+        raise TargetError(message)  # out here: no __context__ keeps the driver's exception alive
 
 
 __all__ = ["ENGINES", "REDACTED", "Engine", "Sanitized", "TargetError", "describe", "open_target", "redact"]

@@ -18,16 +18,18 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from tumbler.adapters.targets import scram
 from tumbler.adapters.targets.logins import KeptLogin
-from tumbler.adapters.targets.scram import FreshKeys, ScramKeys
+from tumbler.adapters.targets.scram import DerivationCheck, FreshKeys, ScramKeys
 from tumbler.ports.target import CloneUser, Credentials, SetPassword, TargetError
 
 CONNECT_TIMEOUT = 5
 DEFAULT_DBNAME = "postgres"
 Connection = psycopg.Connection[Any]
 _SSLMODES = {None: "prefer", True: "verify-full", False: "disable"}
-PASSES_KEYS = psycopg.pq.version() >= 180000  # libpq takes ``scram_client_key`` and ``scram_server_key``
+LIBPQ_TAKES_SCRAM_KEYS = psycopg.pq.version() >= 180000  # the options ``scram_client_key``, ``scram_server_key``
 FRESH = FreshKeys()  # the keys of passwords set here, for the login that tests each
+DERIVATION = DerivationCheck()  # whether verifiers and keys are made here at all
 
 
 def connect(creds: Credentials) -> Connection:
@@ -35,9 +37,16 @@ def connect(creds: Credentials) -> Connection:
     if keys is not None:
         try:
             return _connect(creds, keys.libpq_options())
-        except psycopg.OperationalError:
-            pass  # say a pooler in front that keeps a verifier of its own: the password decides
+        except psycopg.OperationalError as err:
+            if not _refused_login(err):
+                raise  # the server is down or slow: logging in again would only wait again
     return _connect(creds, {})
+
+
+def _refused_login(err: psycopg.OperationalError) -> bool:
+    """The server asked for a password and refused what it got (for keys: say a pooler that keeps a
+    verifier of its own); then the password decides."""
+    return err.pgconn is not None and bool(err.pgconn.used_password)
 
 
 def _connect(creds: Credentials, options: dict[str, Any]) -> Connection:
@@ -104,9 +113,10 @@ def _clone(conn: Connection, request: CloneUser) -> tuple[bool, ScramKeys | None
 
 
 def _remember(admin: Credentials, username: str, password: str, keys: ScramKeys | None) -> None:
-    """Keep ``keys`` for the next login as ``username`` with ``password`` (on the admin's host)."""
-    if keys is not None and PASSES_KEYS:
-        FRESH.put(admin.host, admin.port, username, password, keys)
+    """Keep ``keys`` for the next login as ``username`` with ``password`` (on the admin's host: the
+    rotators check that the pending secret names the same host and port)."""
+    if keys is not None and LIBPQ_TAKES_SCRAM_KEYS:
+        FRESH.put((admin.host, admin.port, username), password, keys)
 
 
 def _ping(conn: Connection) -> None:
@@ -143,10 +153,6 @@ def _memberships(conn: Connection, role: str) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
-SCRAM_ITERATIONS = 4096  # libpq's default, for servers before 16 that do not report ``scram_iterations``
-SCRAM_SALT_BYTES = 16  # as libpq
-
-
 def _encryption_and_role(conn: Connection, role: str) -> tuple[str | None, bool]:
     """The server's ``password_encryption``, and whether ``role`` exists: one round trip for both."""
     row = conn.execute("SELECT current_setting('password_encryption'), " + _ROLE_EXISTS, (role,)).fetchone()
@@ -157,19 +163,19 @@ def _verifier(conn: Connection, method: str | None, role: str, password: str) ->
     """The password as the server's ``password_encryption`` (``method``) stores it, and its keys if made here.
 
     SCRAM-SHA-256 verifiers of ASCII passwords (SASLprep leaves those as they are) are made here, as
-    libpq makes them: this PBKDF2 lets other threads run meanwhile, libpq's holds the GIL for
-    milliseconds. Anything else (md5, other passwords) is left to libpq."""
-    if method == "scram-sha-256" and password.isascii() and "\x00" not in password:
-        iterations = int(conn.info.parameter_status("scram_iterations") or SCRAM_ITERATIONS)
-        keys = ScramKeys.derive(password, secrets.token_bytes(SCRAM_SALT_BYTES), iterations)
+    libpq makes them (checked once a process): this PBKDF2 lets other threads run meanwhile, libpq's
+    holds the GIL for milliseconds. Anything else (md5, other passwords) is left to libpq."""
+    if method == "scram-sha-256" and scram.derivable(password) and DERIVATION.agrees(lambda p: _libpq(conn, p)):
+        iterations = int(conn.info.parameter_status("scram_iterations") or scram.ITERATIONS)
+        keys = ScramKeys.derive(password, secrets.token_bytes(scram.SALT_BYTES), iterations)
         return keys.verifier(), keys
+    return _libpq(conn, password, role, method), None
+
+
+def _libpq(conn: Connection, password: str, role: str = "", method: str | None = "scram-sha-256") -> str:
+    """The verifier libpq makes (``PQencryptPasswordConn``); the role name only salts md5."""
     algorithm = method.encode() if method is not None else None
-    return conn.pgconn.encrypt_password(password.encode(), role.encode(), algorithm).decode("ascii"), None
-
-
-def scram_verifier(password: str, salt: bytes, iterations: int) -> str:
-    """A SCRAM-SHA-256 verifier (RFC 5802, RFC 7677), in the form PostgreSQL stores in ``rolpassword``."""
-    return ScramKeys.derive(password, salt, iterations).verifier()
+    return conn.pgconn.encrypt_password(password.encode(), role.encode(), algorithm).decode("ascii")
 
 
 def _alter_password(conn: Connection, method: str | None, role: str, password: str) -> ScramKeys | None:
