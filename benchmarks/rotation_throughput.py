@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -96,15 +97,11 @@ def rotator_floor(pg: PrivatePostgres, users: dict[str, str], threads: int) -> t
         user, password = item
         current = Credentials("127.0.0.1", pg.port, user, password, "postgres")
         new = secrets.token_urlsafe(24)
-        for call in (
-            lambda target: (target.verify(current), target.set_password(SetPassword(current, user, new))),
-            lambda target: target.verify(dataclasses.replace(current, password=new)),
-        ):
-            target = open_target("postgres")
-            try:
-                call(target)
-            finally:
-                target.close()
+        with closing(open_target("postgres")) as target:  # setSecret's
+            target.verify(current)
+            target.set_password(SetPassword(current, user, new))
+        with closing(open_target("postgres")) as target:  # testSecret's
+            target.verify(dataclasses.replace(current, password=new))
 
     before, started = cpu_now(pg), time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
