@@ -581,3 +581,27 @@ def test_a_signature_over_values_trimmed_as_bytes_is_refused(value: str) -> None
         request = sign(headers={**SM_HEADERS, "X-Custom": value})
     assert verifier()._verify_usual(request.method, request.raw_path, request.headers, request.body, None) is None
     assert rejected(request).code == INVALID
+
+
+def test_a_signed_header_that_was_not_sent_counts_as_empty_on_both_paths() -> None:
+    # botocore signs an empty header as "name:"; a request that then leaves it out must read the same.
+    request = replace_header(sign(headers={**SM_HEADERS, "X-Custom": ""}), "x-custom", None)
+    assert b"x-custom" in header(request, "authorization").encode()
+    caller = Caller(AKID, "us-east-1", "secretsmanager", None)
+    assert verifier()._verify_usual(request.method, request.raw_path, request.headers, request.body, None) == caller
+    assert _FullPathOnly(keys, now=lambda: NOW).verify(*request) == caller
+
+
+def test_a_request_that_does_not_sign_host_is_refused_by_both_paths() -> None:
+    headers_to_sign = SigV4Auth.headers_to_sign
+
+    def without_host(self: SigV4Auth, request: Any) -> Any:
+        signed = headers_to_sign(self, request)
+        del signed["host"]
+        return signed
+
+    with mock.patch.object(SigV4Auth, "headers_to_sign", without_host):
+        request = sign()
+    assert "SignedHeaders=content-type;x-amz-date;x-amz-target," in header(request, "authorization")
+    assert verifier()._verify_usual(request.method, request.raw_path, request.headers, request.body, None) is None
+    assert rejected(request).message == "'Host' must be a 'SignedHeader' in the AWS Authorization."

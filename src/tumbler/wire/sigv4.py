@@ -59,6 +59,7 @@ _STANDARD_AUTH = re.compile(
 )
 # The ASCII bytes that str.split() takes for white space and bytes.split() does not (the others are \x85, \xa0).
 _STR_ONLY_SPACE = b"\x1c\x1d\x1e\x1f"
+_PLAIN = bytes(range(0x21, 0x7F))  # printable ASCII but the space
 _SHA256 = hashlib.sha256()  # see _sha256_hex
 _QUERY_PARTS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date")
 _UTCNOW = partial(datetime.now, UTC)
@@ -152,10 +153,16 @@ def _canonical_uri(raw_path: str) -> str:
     return quote(path or "/", "/~", "latin-1")  # encoded once more: "my%20func" -> "my%2520func"
 
 
-def _ascii_canonical_headers(raw: dict[bytes, bytes], names: tuple[bytes, ...]) -> str | None:
+def _ascii_canonical_headers(raw: dict[bytes, bytes], usual: _UsualScope) -> str | None:
     """The canonical headers of ASCII header values, trimmed as bytes (half the time of decoding each
     first); None where bytes' trim could differ from str's, which botocore uses: the full path decides."""
-    block = b"".join([name + b":" + b" ".join(raw.get(name, b"").split()) + b"\n" for name in names])
+    try:  # values without a space or control character, as SDKs send them, need no trimming at all
+        block = usual.template % tuple(map(raw.__getitem__, usual.names))
+        if block.translate(None, _PLAIN) == usual.newlines:
+            return block.decode("ascii")
+    except KeyError:  # a signed header that was not sent: canonical as empty
+        pass
+    block = b"".join([name + b":" + b" ".join(raw.get(name, b"").split()) + b"\n" for name in usual.names])
     if not block.isascii() or len(block.translate(None, _STR_ONLY_SPACE)) != len(block):
         return None
     return block.decode("ascii")
@@ -180,19 +187,34 @@ def _parse_stamp(s: str) -> datetime:
     raise _fail(INCOMPLETE, BAD_DATE.format(s))
 
 
-@lru_cache(maxsize=64)  # SDKs sign the same few header lists over and over
-def _signed_names(signed: str) -> tuple[bytes, ...]:
-    """SignedHeaders' names as ASGI header names: lower-case, latin-1 bytes (the header came as latin-1)."""
-    return tuple(signed.lower().encode("latin-1", "replace").split(b";"))  # never raises: a "?" fails the check
+class _UsualScope(NamedTuple):
+    """What one credential and SignedHeaders pair of a usual request fixes: the same on all its requests."""
+
+    key_id: str
+    date: str
+    region: str
+    service: str
+    scope: str  # date/region/service/aws4_request, as the string to sign has it
+    names: tuple[bytes, ...]  # the signed headers as ASGI names: lower case, latin-1
+    template: bytes  # their canonical block with a %b for each value
+    newlines: bytes  # what is left of a block of plain values once their characters are taken out
+    signs_token: bool
 
 
 @lru_cache(maxsize=256)  # one a client and day: the same on every request
-def _credential_scope(credential: str) -> tuple[str, str, str, str] | None:
-    """(key id, date, region, service) of a well-formed credential; None for any other (the full path decides)."""
+def _usual_scope(credential: str, signed: str) -> _UsualScope | None:
+    """The scope of a well-formed credential that signs Host; None for any other (the full path decides)."""
     parts = credential.rstrip("/").split("/")
     if len(parts) != 5 or not parts[0] or not parts[2] or parts[4] != "aws4_request":
         return None
-    return parts[0], parts[1], parts[2], parts[3]
+    names = tuple(signed.lower().encode("latin-1", "replace").split(b";"))  # never raises: "?" fails the check
+    if b"host" not in names:
+        return None
+    key_id, date, region, service, _ = parts
+    template = b"".join(name.replace(b"%", b"%%") + b":%b\n" for name in names)
+    signs_token = b"x-amz-security-token" in names
+    scope = "/".join(parts[1:])
+    return _UsualScope(key_id, date, region, service, scope, names, template, b"\n" * len(names), signs_token)
 
 
 @lru_cache(maxsize=256)  # a client's stamp changes once a second; its requests in that second share it
@@ -359,15 +381,13 @@ class Verifier:
             return None
         credential, signed, signature = standard.groups()
         stamp = stamp_bytes.decode("latin-1")
-        scope = _credential_scope(credential)
-        names = _signed_names(signed)
+        usual = _usual_scope(credential, signed)
         token = raw.get(b"x-amz-security-token")
         if (
-            scope is None
-            or (service is not None and scope[3] != service)
-            or scope[1] != stamp[:8]
-            or b"host" not in names
-            or (token is not None and b"x-amz-security-token" not in names)
+            usual is None
+            or (service is not None and usual.service != service)
+            or usual.date != stamp[:8]
+            or (token is not None and not usual.signs_token)
         ):
             return None
         try:
@@ -377,20 +397,21 @@ class Verifier:
         now = int(self._seconds())
         if not now - self._skew_seconds <= when <= now + self._skew_seconds:
             return None
-        key_id, date, region, scoped_service = scope
-        secret = self._lookup(key_id)
+        secret = self._lookup(usual.key_id)
         body_hash = _sha256_hex(body)
         content_hash = raw.get(b"x-amz-content-sha256")
         if secret is None or (content_hash is not None and content_hash.decode("latin-1") != body_hash):
             return None
-        canonical_headers = _ascii_canonical_headers(raw, names)
+        canonical_headers = _ascii_canonical_headers(raw, usual)
         if canonical_headers is None:
             return None
         canonical = f"{method.upper()}\n{_canonical_uri(raw_path)}\n\n{canonical_headers}\n{signed}\n{body_hash}"
-        _, expected = self._signature(secret, stamp, date, region, scoped_service, canonical)
-        if not hmac.compare_digest(expected, signature):  # both ASCII: the pattern admits only hex digits
+        to_sign = f"{ALGORITHM}\n{stamp}\n{usual.scope}\n{_sha256_hex(canonical.encode())}"
+        mac = self.signing_keys(secret, usual.date, usual.region, usual.service).copy()
+        mac.update(to_sign.encode())
+        if not hmac.compare_digest(mac.finalize().hex(), signature):  # both ASCII: the pattern admits only hex
             return None
-        return Caller(key_id, region, scoped_service, None if token is None else token.decode("latin-1"))
+        return Caller(usual.key_id, usual.region, usual.service, None if token is None else token.decode("latin-1"))
 
     def _check_clock(self, claims: _Claims, when: int) -> None:
         now = int(self._seconds())  # whole seconds, as AWS compares them
