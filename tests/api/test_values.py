@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -95,6 +97,21 @@ def test_no_previous_before_the_second_version(sm: Any, name: str) -> None:
         "ResourceNotFoundException",
         "Secrets Manager can't find the specified secret value for staging label: AWSPREVIOUS",
     )
+
+
+def test_a_read_records_the_day_it_was_accessed(sm: Any, name: str) -> None:
+    # AWS keeps LastAccessedDate to the day, on the secret and on the version read; the dates are
+    # written in the background about once a second.
+    version = sm.create_secret(Name=name, SecretString="v1")["VersionId"]
+    assert "LastAccessedDate" not in sm.describe_secret(SecretId=name)
+    sm.get_secret_value(SecretId=name)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    deadline = time.monotonic() + 10
+    while "LastAccessedDate" not in (described := sm.describe_secret(SecretId=name)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert described["LastAccessedDate"] == today
+    listed = sm.list_secret_version_ids(SecretId=name)["Versions"]
+    assert [(v["VersionId"], v["LastAccessedDate"]) for v in listed] == [(version, today)]
 
 
 def test_get_missing_secret(sm: Any, name: str) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import secrets as random_source
 import string
-from datetime import datetime
+from datetime import date, datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from tumbler.core import listing, schedule
@@ -120,7 +121,12 @@ def value_fields(value: SecretValue) -> Result:
 
 def day_of(moment: datetime) -> datetime:
     """AWS keeps access dates to the day: midnight UTC."""
-    return datetime(moment.year, moment.month, moment.day, tzinfo=moment.tzinfo)
+    return _midnight(moment.date(), moment.tzinfo)
+
+
+@lru_cache(maxsize=4)  # every read asks, and the answer changes once a day
+def _midnight(day: date, tz: tzinfo | None) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
