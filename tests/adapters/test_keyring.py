@@ -14,6 +14,7 @@ from tumbler.adapters.crypto.keyring import (
     DEFAULT_KEY_ID,
     INVALID_KEY,
     Keyring,
+    _decode_value,
     key_id_of,
     master_version_of,
 )
@@ -568,3 +569,17 @@ def test_key_directory_is_read_live(master: MasterKey) -> None:
 def test_unusable_key_id(ring: Keyring, key_id: str) -> None:
     with pytest.raises(EncryptionFailure):
         ring.new_data_key(key_id, key_aad())
+
+
+@pytest.mark.parametrize(
+    ("plain", "value"),
+    [(b"Stext", SecretValue("text")), (b"S", SecretValue("")), (b"B\x00\xff", SecretValue(binary=b"\x00\xff"))],
+)
+def test_decoded_plaintexts(plain: bytes, value: SecretValue) -> None:
+    assert _decode_value(plain) == value
+
+
+@pytest.mark.parametrize("plain", [b"", b"X", b"Xtext", b"S\xff\xfe", b"s" + b"text"])
+def test_a_plaintext_of_no_known_kind_is_a_decryption_failure(plain: bytes) -> None:
+    with pytest.raises(DecryptionFailure):
+        _decode_value(plain)

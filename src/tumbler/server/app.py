@@ -132,8 +132,11 @@ class App:
         if registered is None:
             raise errors.error("secretsmanager", "UnknownOperationException", f"Unknown operation {op_model.name}.")
         ctx = Context(self.services, caller.region, self.services.clock.now())
-        if registered.readonly:  # here on the event loop, without a coroutine of its own: the hot path
-            result = _call(registered.func, ctx, params, "secretsmanager")
+        if registered.readonly:  # here on the event loop, without a coroutine or a call of its own: the hot path
+            try:
+                result = registered.func(ctx, params)
+            except DomainError as err:
+                raise to_wire("secretsmanager", err) from None
         else:
             result = await _in_pool(self.pool, registered.func, ctx, params, "secretsmanager")
         return op_model.name, (200, [(b"content-type", JSON_TYPE)], serialize.json_body(result))

@@ -64,6 +64,8 @@ _DATA_KEY_BYTES = 32
 _TAG = 16
 _STRING = b"S"
 _BINARY = b"B"
+_SEALED_AT = len(_VALUE_MAGIC) + _NONCE  # where the ciphertext starts
+_SHORTEST_BLOB = _SEALED_AT + _TAG + 1  # a kind byte at least
 
 
 @dataclass(frozen=True, repr=False)
@@ -293,11 +295,11 @@ class Keyring:
         return _VALUE_MAGIC + nonce + aead.encrypt(nonce, payload, value_aad)
 
     def open(self, wrapped_key: bytes, key_aad: bytes, blob: bytes, value_aad: bytes) -> SecretValue:
-        if len(blob) < 3 + _NONCE + _TAG + 1 or blob[:3] != _VALUE_MAGIC:
+        if len(blob) < _SHORTEST_BLOB or blob[:3] != _VALUE_MAGIC:
             raise DecryptionFailure(DECRYPTION_FAILED)
         aead = self._data_key(wrapped_key, key_aad)
         try:
-            plain = aead.decrypt(blob[3 : 3 + _NONCE], blob[3 + _NONCE :], value_aad)
+            plain = aead.decrypt(blob[3:_SEALED_AT], blob[_SEALED_AT:], value_aad)
         except InvalidTag:
             raise DecryptionFailure(DECRYPTION_FAILED) from None
         return _decode_value(plain)
@@ -326,14 +328,14 @@ def _encode_value(value: SecretValue) -> bytes:
 
 
 def _decode_value(plain: bytes) -> SecretValue:
-    kind, payload = plain[:1], plain[1:]
-    if kind == _BINARY:
-        return SecretValue(binary=payload)
-    if kind == _STRING:
+    kind = plain[:1]
+    if kind == _STRING:  # the usual kind first: every GetSecretValue decodes one
         try:
-            return SecretValue(string=payload.decode())
+            return SecretValue(plain[1:].decode())
         except UnicodeDecodeError:
             pass
+    elif kind == _BINARY:
+        return SecretValue(binary=plain[1:])
     raise DecryptionFailure(DECRYPTION_FAILED)
 
 
