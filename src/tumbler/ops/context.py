@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from tumbler.ports.audit import AuditLog, NullAudit
@@ -45,6 +46,11 @@ class Context(NamedTuple):  # immutable, and built on every request: a tuple cos
     @property
     def account_id(self) -> str:
         return self.services.account_id
+
+
+# The same getters in C: every request asks for the store and the keyring, and a Python property is a call.
+for _part in ("store", "keyring", "account_id"):
+    setattr(Context, _part, property(attrgetter(f"services.{_part}")))
 
 
 Operation = Callable[[Context, Params], Result]

@@ -92,7 +92,10 @@ class App:
                 body = await _read_body(receive, *_lambda_limit(scope))
                 operation, (status, headers, payload) = await self._lambda(scope, body)
             else:
-                body = await _read_body(receive, MAX_BODY, _secretsmanager_too_large)
+                message = await receive()  # the whole body in this one message, but for large ones
+                body = message.get("body", b"")
+                if message.get("more_body") or len(body) > MAX_BODY:
+                    body = await _read_body(receive, MAX_BODY, _secretsmanager_too_large, message)
                 if scope["path"] == HEALTH_PATH and scope["method"] == "GET":
                     status, headers, payload = 200, [(b"content-type", b"application/json")], b'{"status":"ok"}'
                 else:
@@ -218,8 +221,12 @@ def _lambda_limit(scope: Scope) -> tuple[int, Callable[[], WireError]]:
     return limit, lambda: errors.error("lambda", "RequestEntityTooLargeException", message)
 
 
-async def _read_body(receive: Receive, limit: int, too_large: Callable[[], WireError]) -> bytes:
-    message = await receive()
+async def _read_body(
+    receive: Receive, limit: int, too_large: Callable[[], WireError], message: Message | None = None
+) -> bytes:
+    """The whole body, from ``message`` (the first, if the caller has it) and the rest."""
+    if message is None:
+        message = await receive()
     chunk: bytes = message.get("body", b"")
     if not message.get("more_body"):  # the usual case: the whole body in one message
         if len(chunk) > limit:
