@@ -24,8 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
+from botocore.model import OperationModel
+
 from tumbler.core.errors import DomainError
-from tumbler.ops.context import Context, Operation, Services
+from tumbler.ops.context import Context, Operation, Params, Registered, Services
 from tumbler.ops.errors import to_wire
 from tumbler.ops.lambda_ import OPERATIONS as LAMBDA
 from tumbler.ops.secretsmanager import OPERATIONS as SECRETSMANAGER
@@ -42,6 +44,7 @@ Response = tuple[int, list[tuple[bytes, bytes]], bytes]
 log = logging.getLogger("tumbler.server")
 MAX_BODY = 1 << 20  # far above the largest valid request (a 64 KiB value, JSON-escaped)
 JSON_TYPE = b"application/x-amz-json-1.1"
+JSON_HEADERS = [(b"content-type", JSON_TYPE)]  # never changed: each answer copies it
 HEALTH_PATH = "/_tumbler/health"
 LAMBDA_PREFIX = "/2015-03-31/functions"
 # Lambda's front end limits: a whole request (a base64 ZipFile inside JSON), and an Invoke payload.
@@ -99,7 +102,16 @@ class App:
                 if scope["path"] == HEALTH_PATH and scope["method"] == "GET":
                     status, headers, payload = 200, [(b"content-type", b"application/json")], b'{"status":"ok"}'
                 else:
-                    operation, (status, headers, payload) = await self._secretsmanager(scope, body)
+                    op_model, registered, ctx, params = self._secretsmanager(scope, body)
+                    operation = op_model.name
+                    if registered.readonly:  # here on the event loop, without a coroutine or a call: the hot path
+                        try:
+                            result = registered.func(ctx, params)
+                        except DomainError as err:
+                            raise to_wire("secretsmanager", err) from None
+                    else:
+                        result = await _in_pool(self.pool, registered.func, ctx, params, "secretsmanager")
+                    status, headers, payload = 200, JSON_HEADERS, serialize.json_body(result)
         except WireError as err:
             status, headers, payload = _error_response(err, is_lambda)
         except Exception:
@@ -115,7 +127,8 @@ class App:
         if self.access_log:
             log.info("%s %s %d %.1fms", request_id, operation, status, (time.perf_counter() - started) * 1000)
 
-    async def _secretsmanager(self, scope: Scope, body: bytes) -> tuple[str, Response]:
+    def _secretsmanager(self, scope: Scope, body: bytes) -> tuple[OperationModel, Registered, Context, Params]:
+        """The operation a signed Secrets Manager request asks for, its params and its context."""
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         caller = self.verifier.verify(
             scope["method"],
@@ -134,15 +147,7 @@ class App:
         registered = SECRETSMANAGER.get(op_model.name)
         if registered is None:
             raise errors.error("secretsmanager", "UnknownOperationException", f"Unknown operation {op_model.name}.")
-        ctx = Context(self.services, caller.region, self.services.clock.now())
-        if registered.readonly:  # here on the event loop, without a coroutine or a call of its own: the hot path
-            try:
-                result = registered.func(ctx, params)
-            except DomainError as err:
-                raise to_wire("secretsmanager", err) from None
-        else:
-            result = await _in_pool(self.pool, registered.func, ctx, params, "secretsmanager")
-        return op_model.name, (200, [(b"content-type", JSON_TYPE)], serialize.json_body(result))
+        return op_model, registered, Context(self.services, caller.region, self.services.clock.now()), params
 
     async def _lambda(self, scope: Scope, body: bytes) -> tuple[str, Response]:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
