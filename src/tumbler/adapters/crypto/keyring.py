@@ -257,10 +257,11 @@ class Keyring:
 
     def _data_key(self, wrapped_key: bytes, aad: bytes) -> AESGCM:
         # the cache key includes the aad, so a hit never skips the check that binds key and secret
-        aead = self._cache.get((wrapped_key, aad))
-        if aead is None:
-            aead = AESGCM(self._unwrap_bytes(_parse_wrapped(wrapped_key), aad))
-            self._cache.put((wrapped_key, aad), aead)
+        return self._cache.get((wrapped_key, aad)) or self._unwrapped_key(wrapped_key, aad)
+
+    def _unwrapped_key(self, wrapped_key: bytes, aad: bytes) -> AESGCM:
+        aead = AESGCM(self._unwrap_bytes(_parse_wrapped(wrapped_key), aad))
+        self._cache.put((wrapped_key, aad), aead)
         return aead
 
     def _unwrap_bytes(self, parsed: _Wrapped, aad: bytes) -> bytes:
@@ -297,7 +298,8 @@ class Keyring:
     def open(self, wrapped_key: bytes, key_aad: bytes, blob: bytes, value_aad: bytes) -> SecretValue:
         if len(blob) < _SHORTEST_BLOB or blob[:3] != _VALUE_MAGIC:
             raise DecryptionFailure(DECRYPTION_FAILED)
-        aead = self._data_key(wrapped_key, key_aad)
+        # _data_key's work in place: every GetSecretValue opens a value
+        aead = self._cache.get((wrapped_key, key_aad)) or self._unwrapped_key(wrapped_key, key_aad)
         try:
             plain = aead.decrypt(blob[3:_SEALED_AT], blob[_SEALED_AT:], value_aad)
         except InvalidTag:

@@ -34,7 +34,7 @@ class Generation:
     def current(self) -> int | None:
         """The state the database is in, or None while a write may be under way."""
         started, finished = _COUNTERS.unpack_from(self._map)
-        return int(finished) if started == finished else None
+        return finished if started == finished else None
 
     def begin_write(self) -> int:
         """Call holding SQLite's write lock, before writing: the writer's ticket."""
