@@ -199,6 +199,7 @@ class _UsualScope(NamedTuple):
     template: bytes  # their canonical block with a %b for each value
     newlines: bytes  # what is left of a block of plain values once their characters are taken out
     signs_token: bool
+    caller: Caller  # without a session token
 
 
 @lru_cache(maxsize=256)  # one a client and day: the same on every request
@@ -213,8 +214,8 @@ def _usual_scope(credential: str, signed: str) -> _UsualScope | None:
     key_id, date, region, service, _ = parts
     template = b"".join(name.replace(b"%", b"%%") + b":%b\n" for name in names)
     signs_token = b"x-amz-security-token" in names
-    scope = "/".join(parts[1:])
-    return _UsualScope(key_id, date, region, service, scope, names, template, b"\n" * len(names), signs_token)
+    scope, caller = "/".join(parts[1:]), Caller(key_id, region, service, None)
+    return _UsualScope(key_id, date, region, service, scope, names, template, b"\n" * len(names), signs_token, caller)
 
 
 @lru_cache(maxsize=256)  # a client's stamp changes once a second; its requests in that second share it
@@ -411,7 +412,7 @@ class Verifier:
         mac.update(to_sign.encode())
         if not hmac.compare_digest(mac.finalize().hex(), signature):  # both ASCII: the pattern admits only hex
             return None
-        return Caller(usual.key_id, usual.region, usual.service, None if token is None else token.decode("latin-1"))
+        return usual.caller if token is None else usual.caller._replace(session_token=token.decode("latin-1"))
 
     def _check_clock(self, claims: _Claims, when: int) -> None:
         now = int(self._seconds())  # whole seconds, as AWS compares them
