@@ -1,4 +1,4 @@
-"""The request context: the parts an operation reaches through it."""
+"""The request context and the checks every Secrets Manager operation shares."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from unittest import mock
 
+import pytest
+
+from tumbler.core.errors import InvalidInput
 from tumbler.ops.context import Context, Services
+from tumbler.ops.secretsmanager.common import check_secret_id
 
 
 def test_the_context_reaches_the_services_parts() -> None:
@@ -15,3 +19,10 @@ def test_the_context_reaches_the_services_parts() -> None:
     ctx = Context(services, "eu-west-1", datetime(2026, 12, 5, tzinfo=UTC))
     assert (ctx.store, ctx.keyring, ctx.account_id, ctx.region) == (store, keyring, "1234", "eu-west-1")
     assert ctx._replace(region="us-east-1").store is store
+
+
+def test_a_remembered_secret_id_check_still_refuses_a_bad_one_every_time() -> None:
+    assert check_secret_id("prod/db") == check_secret_id("prod/db") == "prod/db"
+    for _ in range(2):  # a refusal is never remembered as an answer
+        with pytest.raises(InvalidInput):
+            check_secret_id("prod db")

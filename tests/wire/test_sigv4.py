@@ -605,3 +605,13 @@ def test_a_request_that_does_not_sign_host_is_refused_by_both_paths() -> None:
     assert "SignedHeaders=content-type;x-amz-date;x-amz-target," in header(request, "authorization")
     assert verifier()._verify_usual(request.method, request.raw_path, request.headers, request.body, None) is None
     assert rejected(request).message == "'Host' must be a 'SignedHeader' in the AWS Authorization."
+
+
+def test_a_header_dict_made_by_the_caller_verifies_alike() -> None:
+    request = sign()
+    given = verifier().verify(*request, service="secretsmanager", header_dict=dict(request.headers))
+    assert (
+        given
+        == verifier().verify(*request, service="secretsmanager")
+        == Caller(AKID, "us-east-1", "secretsmanager", None)
+    )

@@ -340,11 +340,13 @@ class Verifier:
         body: bytes,
         *,
         service: str | None = None,
+        header_dict: dict[bytes, bytes] | None = None,
     ) -> Caller:
         """The caller of a correctly signed request, else the ``WireError`` AWS would send. ``raw_path`` and
-        ``query_string`` are the wire bytes decoded as latin-1; with ``service``, the scope must name it."""
+        ``query_string`` are the wire bytes decoded as latin-1; with ``service``, the scope must name it.
+        ``header_dict``: ``dict(headers)``, if the caller has made it already."""
         if not query_string and not self._dev:
-            caller = self._verify_usual(method, raw_path, headers, body, service)
+            caller = self._verify_usual(method, raw_path, headers, body, service, header_dict)
             if caller is not None:
                 return caller
         header_map = _header_map(headers)
@@ -365,13 +367,19 @@ class Verifier:
         return Caller(key_id, region, scoped_service, claims.token)
 
     def _verify_usual(
-        self, method: str, raw_path: str, headers: list[tuple[bytes, bytes]], body: bytes, service: str | None
+        self,
+        method: str,
+        raw_path: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        service: str | None,
+        header_dict: dict[bytes, bytes] | None = None,
     ) -> Caller | None:
         """The caller of a request signed the way every AWS SDK signs (an ``Authorization`` header in its
         standard form, ``X-Amz-Date``, lower-case header names, none repeated, no query string) that passes
         every check; else None, and ``verify``'s full path decides, with AWS's error. The same checks as
         that path, in one function: it runs on every request."""
-        raw = dict(headers)
+        raw = dict(headers) if header_dict is None else header_dict
         if len(raw) != len(headers) or not b"".join(raw).islower():
             return None
         auth, stamp_bytes = raw.get(b"authorization"), raw.get(b"x-amz-date")
