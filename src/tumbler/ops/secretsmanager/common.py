@@ -41,7 +41,7 @@ def check_name(name: str) -> str:
     return name
 
 
-@lru_cache(maxsize=4096)  # every request names a secret, and clients name the same few: a hit skips the pattern
+@lru_cache(maxsize=1024)  # every request names a secret, and clients name the same few: a hit skips the pattern
 def check_secret_id(secret_id: str) -> str:
     if not SECRET_ID_CHARS.fullmatch(secret_id):
         raise InvalidInput(INVALID_NAME)
