@@ -95,20 +95,14 @@ class App:
                 body = await _read_body(receive, *_lambda_limit(scope))
                 operation, (status, headers, payload) = await self._lambda(scope, body)
             else:
-                message = await receive()  # the whole body in this one message, but for large ones
-                body = message.get("body", b"")
-                if message.get("more_body") or len(body) > MAX_BODY:
-                    body = await _read_body(receive, MAX_BODY, _secretsmanager_too_large, message)
+                body = await _read_body(receive, MAX_BODY, _secretsmanager_too_large)
                 if scope["path"] == HEALTH_PATH and scope["method"] == "GET":
                     status, headers, payload = 200, [(b"content-type", b"application/json")], b'{"status":"ok"}'
                 else:
                     op_model, registered, ctx, params = self._secretsmanager(scope, body)
                     operation = op_model.name
-                    if registered.readonly:  # here on the event loop, without a coroutine or a call: the hot path
-                        try:
-                            result = registered.func(ctx, params)
-                        except DomainError as err:
-                            raise to_wire("secretsmanager", err) from None
+                    if registered.readonly:  # here on the event loop, without a coroutine of its own: the hot path
+                        result = _call(registered.func, ctx, params, "secretsmanager")
                     else:
                         result = await _in_pool(self.pool, registered.func, ctx, params, "secretsmanager")
                     status, headers, payload = 200, JSON_HEADERS, serialize.json_body(result)
@@ -228,12 +222,8 @@ def _lambda_limit(scope: Scope) -> tuple[int, Callable[[], WireError]]:
     return limit, lambda: errors.error("lambda", "RequestEntityTooLargeException", message)
 
 
-async def _read_body(
-    receive: Receive, limit: int, too_large: Callable[[], WireError], message: Message | None = None
-) -> bytes:
-    """The whole body, from ``message`` (the first, if the caller has it) and the rest."""
-    if message is None:
-        message = await receive()
+async def _read_body(receive: Receive, limit: int, too_large: Callable[[], WireError]) -> bytes:
+    message = await receive()
     chunk: bytes = message.get("body", b"")
     if not message.get("more_body"):  # the usual case: the whole body in one message
         if len(chunk) > limit:

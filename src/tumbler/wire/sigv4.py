@@ -190,16 +190,12 @@ def _parse_stamp(s: str) -> datetime:
 class _UsualScope(NamedTuple):
     """What one credential and SignedHeaders pair of a usual request fixes: the same on all its requests."""
 
-    key_id: str
+    caller: Caller  # key id, region and service; without a session token
     date: str
-    region: str
-    service: str
-    scope: str  # date/region/service/aws4_request, as the string to sign has it
     names: tuple[bytes, ...]  # the signed headers as ASGI names: lower case, latin-1
     template: bytes  # their canonical block with a %b for each value
     newlines: bytes  # what is left of a block of plain values once their characters are taken out
     signs_token: bool
-    caller: Caller  # without a session token
 
 
 @lru_cache(maxsize=256)  # one a client and day: the same on every request
@@ -214,8 +210,7 @@ def _usual_scope(credential: str, signed: str) -> _UsualScope | None:
     key_id, date, region, service, _ = parts
     template = b"".join(name.replace(b"%", b"%%") + b":%b\n" for name in names)
     signs_token = b"x-amz-security-token" in names
-    scope, caller = "/".join(parts[1:]), Caller(key_id, region, service, None)
-    return _UsualScope(key_id, date, region, service, scope, names, template, b"\n" * len(names), signs_token, caller)
+    return _UsualScope(Caller(key_id, region, service, None), date, names, template, b"\n" * len(names), signs_token)
 
 
 @lru_cache(maxsize=256)  # a client's stamp changes once a second; its requests in that second share it
@@ -394,7 +389,7 @@ class Verifier:
         token = raw.get(b"x-amz-security-token")
         if (
             usual is None
-            or (service is not None and usual.service != service)
+            or (service is not None and usual.caller.service != service)
             or usual.date != stamp[:8]
             or (token is not None and not usual.signs_token)
         ):
@@ -406,7 +401,8 @@ class Verifier:
         now = int(self._seconds())
         if not now - self._skew_seconds <= when <= now + self._skew_seconds:
             return None
-        secret = self._lookup(usual.key_id)
+        key_id, region, scoped_service, _ = usual.caller
+        secret = self._lookup(key_id)
         body_hash = _sha256_hex(body)
         content_hash = raw.get(b"x-amz-content-sha256")
         if secret is None or (content_hash is not None and content_hash.decode("latin-1") != body_hash):
@@ -415,10 +411,8 @@ class Verifier:
         if canonical_headers is None:
             return None
         canonical = f"{method.upper()}\n{_canonical_uri(raw_path)}\n\n{canonical_headers}\n{signed}\n{body_hash}"
-        to_sign = f"{ALGORITHM}\n{stamp}\n{usual.scope}\n{_sha256_hex(canonical.encode())}"
-        mac = self.signing_keys(secret, usual.date, usual.region, usual.service).copy()
-        mac.update(to_sign.encode())
-        if not hmac.compare_digest(mac.finalize().hex(), signature):  # both ASCII: the pattern admits only hex
+        _, expected = self._signature(secret, stamp, usual.date, region, scoped_service, canonical)
+        if not hmac.compare_digest(expected, signature):  # both ASCII: the pattern admits only hex digits
             return None
         return usual.caller if token is None else usual.caller._replace(session_token=token.decode("latin-1"))
 

@@ -298,8 +298,7 @@ class Keyring:
     def open(self, wrapped_key: bytes, key_aad: bytes, blob: bytes, value_aad: bytes) -> SecretValue:
         if len(blob) < _SHORTEST_BLOB or blob[:3] != _VALUE_MAGIC:
             raise DecryptionFailure(DECRYPTION_FAILED)
-        # _data_key's work in place: every GetSecretValue opens a value
-        aead = self._cache.get((wrapped_key, key_aad)) or self._unwrapped_key(wrapped_key, key_aad)
+        aead = self._data_key(wrapped_key, key_aad)
         try:
             plain = aead.decrypt(blob[3:_SEALED_AT], blob[_SEALED_AT:], value_aad)
         except InvalidTag:
