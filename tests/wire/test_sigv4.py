@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from unittest import mock
@@ -615,3 +615,29 @@ def test_a_header_dict_made_by_the_caller_verifies_alike() -> None:
         == verifier().verify(*request, service="secretsmanager")
         == Caller(AKID, "us-east-1", "secretsmanager", None)
     )
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    [
+        str.upper,  # hex in capitals
+        lambda sig: f"{sig}, Extra=1",  # a field after the signature
+        lambda sig: f"{'0' * 64}, Signature={sig}",  # the field twice, the right signature last
+        lambda sig: f"{sig} ",
+        lambda sig: sig[:-1],
+        lambda sig: "",
+    ],
+)
+def test_a_signature_out_of_the_usual_form_takes_the_full_path(rewrite: Callable[[str], str]) -> None:
+    request = sign()
+    head, _, signature = header(request, "authorization").rpartition(", Signature=")
+    odd = replace_header(request, "authorization", f"{head}, Signature={rewrite(signature)}")
+    assert verifier()._verify_usual(odd.method, odd.raw_path, odd.headers, odd.body, None) is None
+    try:
+        full: Caller | WireError = _FullPathOnly(keys, now=lambda: NOW).verify(*odd)
+    except WireError as err:
+        full = err
+    if isinstance(full, WireError):
+        assert (rejected(odd).code, rejected(odd).message) == (full.code, full.message)
+    else:
+        assert verifier().verify(*odd) == full

@@ -52,11 +52,11 @@ BAD_SCOPE_DATE = "Date in Credential scope does not match YYYYMMDD from ISO-8601
 Pairs = list[tuple[str, str]]
 Headers = dict[str, str]
 _HEADER_PARTS = ("Credential", "Signature", "SignedHeaders")  # in the order AWS lists them as missing
-# The Authorization header as SDKs write it. Each field's characters are listed, not excluded (``[^\s,]``): a
-# list compiles to a bitmap, tested a character at a time in C. Anything else takes ``verify``'s full path.
-_STANDARD_AUTH = re.compile(
-    r"AWS4-HMAC-SHA256 Credential=([A-Za-z0-9/_.-]+), SignedHeaders=([a-z0-9;_.-]+), Signature=([0-9a-f]+)", re.ASCII
-)
+# The Authorization header as SDKs write it, up to its signature: what a client repeats on every request of a
+# day, so it is matched once (``_usual_scope``). Each field's characters are listed, not excluded (``[^\s,]``).
+# Anything else takes ``verify``'s full path.
+_STANDARD_HEAD = re.compile(r"AWS4-HMAC-SHA256 Credential=([A-Za-z0-9/_.-]+), SignedHeaders=([a-z0-9;_.-]+)", re.ASCII)
+_SIGNATURE_FIELD = b", Signature="
 # The ASCII bytes that str.split() takes for white space and bytes.split() does not (the others are \x85, \xa0).
 _STR_ONLY_SPACE = b"\x1c\x1d\x1e\x1f"
 _PLAIN = bytes(range(0x21, 0x7F))  # printable ASCII but the space
@@ -192,6 +192,7 @@ class _UsualScope(NamedTuple):
 
     caller: Caller  # key id, region and service; without a session token
     date: str
+    signed: str  # SignedHeaders as the client sent it: a line of the canonical request
     names: tuple[bytes, ...]  # the signed headers as ASGI names: lower case, latin-1
     template: bytes  # their canonical block with a %b for each value
     newlines: bytes  # what is left of a block of plain values once their characters are taken out
@@ -199,8 +200,13 @@ class _UsualScope(NamedTuple):
 
 
 @lru_cache(maxsize=256)  # one a client and day: the same on every request
-def _usual_scope(credential: str, signed: str) -> _UsualScope | None:
-    """The scope of a well-formed credential that signs Host; None for any other (the full path decides)."""
+def _usual_scope(head: bytes) -> _UsualScope | None:
+    """The scope of an Authorization header's ``head`` (all before ``, Signature=``) in the standard form, with a
+    well-formed credential that signs Host; None for any other (the full path decides)."""
+    standard = _STANDARD_HEAD.fullmatch(head.decode("latin-1"))
+    if standard is None:
+        return None
+    credential, signed = standard.groups()
     parts = credential.rstrip("/").split("/")
     if len(parts) != 5 or not parts[0] or not parts[2] or parts[4] != "aws4_request":
         return None
@@ -210,7 +216,8 @@ def _usual_scope(credential: str, signed: str) -> _UsualScope | None:
     key_id, date, region, service, _ = parts
     template = b"".join(name.replace(b"%", b"%%") + b":%b\n" for name in names)
     signs_token = b"x-amz-security-token" in names
-    return _UsualScope(Caller(key_id, region, service, None), date, names, template, b"\n" * len(names), signs_token)
+    caller = Caller(key_id, region, service, None)
+    return _UsualScope(caller, date, signed, names, template, b"\n" * len(names), signs_token)
 
 
 @lru_cache(maxsize=256)  # a client's stamp changes once a second; its requests in that second share it
@@ -380,12 +387,9 @@ class Verifier:
         auth, stamp_bytes = raw.get(b"authorization"), raw.get(b"x-amz-date")
         if auth is None or not stamp_bytes:
             return None
-        standard = _STANDARD_AUTH.fullmatch(auth.decode("latin-1"))
-        if standard is None:
-            return None
-        credential, signed, signature = standard.groups()
+        head, _, signature = auth.rpartition(_SIGNATURE_FIELD)  # a signature that is not hex will not match
         stamp = stamp_bytes.decode("latin-1")
-        usual = _usual_scope(credential, signed)
+        usual = _usual_scope(head)
         token = raw.get(b"x-amz-security-token")
         if (
             usual is None
@@ -410,9 +414,9 @@ class Verifier:
         canonical_headers = _ascii_canonical_headers(raw, usual)
         if canonical_headers is None:
             return None
-        canonical = f"{method.upper()}\n{_canonical_uri(raw_path)}\n\n{canonical_headers}\n{signed}\n{body_hash}"
+        canonical = f"{method.upper()}\n{_canonical_uri(raw_path)}\n\n{canonical_headers}\n{usual.signed}\n{body_hash}"
         _, expected = self._signature(secret, stamp, usual.date, region, scoped_service, canonical)
-        if not hmac.compare_digest(expected, signature):  # both ASCII: the pattern admits only hex digits
+        if not hmac.compare_digest(expected.encode(), signature):
             return None
         return usual.caller if token is None else usual.caller._replace(session_token=token.decode("latin-1"))
 
