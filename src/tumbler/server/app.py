@@ -64,10 +64,44 @@ class App:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self._http(scope, receive, send)
-        elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+        # An HTTP request is served here, not in a coroutine of its own: every request would pay for one.
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(receive, send)
+            return
+        started = time.perf_counter() if self.access_log else 0.0
+        request_id = next(_request_id.iterator)
+        operation = "-"
+        is_lambda = scope["path"].startswith(LAMBDA_PREFIX)
+        try:
+            if is_lambda:
+                body = await _read_body(receive, *_lambda_limit(scope))
+                operation, (status, headers, payload) = await self._lambda(scope, body)
+            else:
+                first = await receive()  # with the body whole in it as a rule: no coroutine to read it
+                whole = _whole_body(first, MAX_BODY, _secretsmanager_too_large)
+                body = await _read_body(receive, MAX_BODY, _secretsmanager_too_large, first) if whole is None else whole
+                if scope["path"] == HEALTH_PATH and scope["method"] == "GET":
+                    status, headers, payload = 200, [(b"content-type", b"application/json")], b'{"status":"ok"}'
+                else:
+                    op_model, registered, ctx, params = self._secretsmanager(scope, body)
+                    operation = op_model.name
+                    if registered.readonly:  # here on the event loop, without a coroutine of its own: the hot path
+                        result = _call(registered.func, ctx, params, "secretsmanager")
+                    else:
+                        result = await _in_pool(self.pool, registered.func, ctx, params, "secretsmanager")
+                    status, headers, payload = 200, JSON_HEADERS, serialize.json_body(result)
+        except WireError as err:
+            status, headers, payload = _error_response(err, is_lambda)
+        except Exception:
+            log.exception("internal error in %s (request %s)", operation, request_id.decode())
+            status, headers, payload = _error_response(_internal(is_lambda), is_lambda)
+        headers = [*headers, (b"x-amzn-requestid", request_id), (b"content-length", b"%d" % len(payload))]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+        if self.access_log:
+            elapsed = (time.perf_counter() - started) * 1000
+            log.info("%s %s %d %.1fms", request_id.decode(), operation, status, elapsed)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -84,42 +118,6 @@ class App:
                 self.lambda_pool.shutdown(wait=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter() if self.access_log else 0.0
-        request_id = next(_request_id.iterator)
-        operation = "-"
-        is_lambda = scope["path"].startswith(LAMBDA_PREFIX)
-        try:
-            if is_lambda:
-                body = await _read_body(receive, *_lambda_limit(scope))
-                operation, (status, headers, payload) = await self._lambda(scope, body)
-            else:
-                body = await _read_body(receive, MAX_BODY, _secretsmanager_too_large)
-                if scope["path"] == HEALTH_PATH and scope["method"] == "GET":
-                    status, headers, payload = 200, [(b"content-type", b"application/json")], b'{"status":"ok"}'
-                else:
-                    op_model, registered, ctx, params = self._secretsmanager(scope, body)
-                    operation = op_model.name
-                    if registered.readonly:  # here on the event loop, without a coroutine of its own: the hot path
-                        result = _call(registered.func, ctx, params, "secretsmanager")
-                    else:
-                        result = await _in_pool(self.pool, registered.func, ctx, params, "secretsmanager")
-                    status, headers, payload = 200, JSON_HEADERS, serialize.json_body(result)
-        except WireError as err:
-            status, headers, payload = _error_response(err, is_lambda)
-        except Exception:
-            log.exception("internal error in %s (request %s)", operation, request_id)
-            status, headers, payload = _error_response(_internal(is_lambda), is_lambda)
-        headers = [
-            *headers,
-            (b"x-amzn-requestid", request_id.encode()),
-            (b"content-length", str(len(payload)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
-        if self.access_log:
-            log.info("%s %s %d %.1fms", request_id, operation, status, (time.perf_counter() - started) * 1000)
 
     def _secretsmanager(self, scope: Scope, body: bytes) -> tuple[OperationModel, Registered, Context, Params]:
         """The operation a signed Secrets Manager request asks for, its params and its context."""
@@ -175,8 +173,9 @@ async def _in_pool(
 
 
 class _RequestIds:
-    """UUID-shaped request ids: a random prefix per process and a counter (``uuid4()`` costs as much as a
-    signature check's hashing). Unique within a process; across processes, but for a 2**-76 chance.
+    """UUID-shaped request ids, as the ASCII bytes of a header: a random prefix per process and a counter
+    (``uuid4()`` costs as much as a signature check's hashing). Unique within a process; across processes,
+    but for a 2**-76 chance.
 
     ``next(ids.iterator)`` runs in C: every request takes one."""
 
@@ -189,7 +188,7 @@ class _RequestIds:
         head = f"{r[:8]}-{r[8:12]}-4{r[13:16]}-{'89ab'[int(r[16], 16) % 4]}{r[17:20]}-"
         # The counter starts below 2**44, so it keeps to 12 hex digits for 2**48 - 2**44 requests.
         counter = itertools.count(int(r[21:], 16))
-        self.iterator: Iterator[str] = map(head.__add__, map("{:012x}".format, counter))
+        self.iterator: Iterator[bytes] = map(head.encode().__add__, map(b"%012x".__mod__, counter))
 
 
 _request_id = _RequestIds()
@@ -222,17 +221,25 @@ def _lambda_limit(scope: Scope) -> tuple[int, Callable[[], WireError]]:
     return limit, lambda: errors.error("lambda", "RequestEntityTooLargeException", message)
 
 
-async def _read_body(receive: Receive, limit: int, too_large: Callable[[], WireError]) -> bytes:
-    message = await receive()
-    chunk: bytes = message.get("body", b"")
-    if not message.get("more_body"):  # the usual case: the whole body in one message
-        if len(chunk) > limit:
-            raise too_large()
-        return chunk
-    return await _read_chunks(receive, limit, too_large, [chunk])
+def _whole_body(message: Message, limit: int, too_large: Callable[[], WireError]) -> bytes | None:
+    """The body of a request that came in one message (the usual case); None if more is to come."""
+    if message.get("more_body"):
+        return None
+    body: bytes = message.get("body", b"")
+    if len(body) > limit:
+        raise too_large()
+    return body
 
 
-async def _read_chunks(receive: Receive, limit: int, too_large: Callable[[], WireError], chunks: list[bytes]) -> bytes:
+async def _read_body(
+    receive: Receive, limit: int, too_large: Callable[[], WireError], first: Message | None = None
+) -> bytes:
+    """The body of a request, up to ``limit`` bytes; ``first``: its first message, if already received."""
+    message = await receive() if first is None else first
+    whole = _whole_body(message, limit, too_large)
+    if whole is not None:
+        return whole
+    chunks: list[bytes] = [message.get("body", b"")]
     size = len(chunks[0])
     while size <= limit:
         message = await receive()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets as random_source
 import string
-from datetime import date, datetime, tzinfo
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -126,14 +126,19 @@ def value_fields(value: SecretValue) -> Result:
     return {"SecretString": value.string}
 
 
+_FAR = datetime.max.replace(tzinfo=UTC)
+_day: tuple[datetime, datetime] = (_FAR, _FAR)  # the last day asked for: its midnight and the next
+
+
 def day_of(moment: datetime) -> datetime:
-    """AWS keeps access dates to the day: midnight UTC."""
-    return _midnight(moment.date(), moment.tzinfo)
-
-
-@lru_cache(maxsize=4)  # every read asks, and the answer changes once a day
-def _midnight(day: date, tz: tzinfo | None) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=tz)
+    """AWS keeps access dates to the day: midnight UTC. ``moment``: timezone-aware UTC, as the clock gives."""
+    global _day
+    midnight, next_midnight = _day  # every read asks, and the answer changes once a day
+    if midnight <= moment < next_midnight:
+        return midnight
+    midnight = datetime(moment.year, moment.month, moment.day, tzinfo=moment.tzinfo)
+    _day = (midnight, midnight + timedelta(days=1))
+    return midnight
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
