@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from tumbler.ports.audit import AuditLog, NullAudit
 from tumbler.ports.clock import Clock
@@ -29,11 +30,14 @@ class Services:
     wake_rotations: Callable[[], None] = lambda: None  # tells the rotation engine new work is due
 
 
+ROOT = "root"  # the principal of a request signed with the admin key: until IAM, every request's
+
+
 class Context(NamedTuple):  # immutable, and built on every request: a tuple costs half a frozen dataclass
     services: Services
     region: str
     now: datetime
-    principal: str = "root"
+    principal: str = ROOT
 
     @property
     def store(self) -> Store:
@@ -51,6 +55,9 @@ class Context(NamedTuple):  # immutable, and built on every request: a tuple cos
 # The same getters in C: every request asks for the store and the keyring, and a Python property is a call.
 for _part in ("store", "keyring", "account_id"):
     setattr(Context, _part, property(attrgetter(f"services.{_part}")))
+
+# A request's Context from all four fields, in C: ``Context(...)`` runs a generated Python ``__new__``.
+context_of = cast(Callable[[tuple[Services, str, datetime, str]], Context], partial(tuple.__new__, Context))
 
 
 Operation = Callable[[Context, Params], Result]

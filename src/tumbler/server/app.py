@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 from botocore.model import OperationModel
 
 from tumbler.core.errors import DomainError
-from tumbler.ops.context import Context, Operation, Params, Registered, Services
+from tumbler.ops.context import ROOT, Context, Operation, Params, Registered, Services, context_of
 from tumbler.ops.errors import to_wire
 from tumbler.ops.lambda_ import OPERATIONS as LAMBDA
 from tumbler.ops.secretsmanager import OPERATIONS as SECRETSMANAGER
@@ -141,7 +141,8 @@ class App:
         registered = SECRETSMANAGER.get(op_model.name)
         if registered is None:
             raise errors.error("secretsmanager", "UnknownOperationException", f"Unknown operation {op_model.name}.")
-        return op_model, registered, Context(self.services, caller.region, self.services.clock.now()), params
+        ctx = context_of((self.services, caller.region, self.services.clock.now(), ROOT))
+        return op_model, registered, ctx, params
 
     async def _lambda(self, scope: Scope, body: bytes) -> tuple[str, Response]:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
