@@ -24,6 +24,7 @@ def test_the_context_reaches_the_services_parts() -> None:
 def test_context_of_makes_the_same_context_as_the_class() -> None:
     services = Services(store=cast(Any, None), keyring=cast(Any, None), clock=cast(Any, None), account_id="1234")
     now = datetime(2026, 12, 5, tzinfo=UTC)
+    assert Context._fields == ("services", "region", "now", "principal")  # context_of is given all of them
     made = context_of((services, "eu-west-1", now, ROOT))
     assert type(made) is Context
     assert made == Context(services, "eu-west-1", now)

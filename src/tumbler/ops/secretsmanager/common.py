@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets as random_source
 import string
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -131,13 +131,14 @@ _day: tuple[datetime, datetime] = (_FAR, _FAR)  # the last day asked for: its mi
 
 
 def day_of(moment: datetime) -> datetime:
-    """AWS keeps access dates to the day: midnight UTC. ``moment``: timezone-aware UTC, as the clock gives."""
+    """AWS keeps access dates to the day: midnight UTC of ``moment`` (timezone-aware, as the clock gives)."""
     global _day
     midnight, next_midnight = _day  # every read asks, and the answer changes once a day
     if midnight <= moment < next_midnight:
         return midnight
-    midnight = datetime(moment.year, moment.month, moment.day, tzinfo=moment.tzinfo)
-    _day = (midnight, midnight + timedelta(days=1))
+    utc = moment.astimezone(UTC)  # so the day kept for all callers is UTC's, whatever zone this one used
+    midnight = datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
+    _day = (midnight, midnight + timedelta(days=1) if midnight.date() < date.max else _FAR)
     return midnight
 
 
