@@ -74,23 +74,22 @@ class App:
         operation = "-"
         is_lambda = scope["path"].startswith(LAMBDA_PREFIX)
         try:
+            limit, too_large = _lambda_limit(scope) if is_lambda else (MAX_BODY, _secretsmanager_too_large)
+            first = await receive()  # with the body whole in it as a rule: no coroutine to read it
+            whole = _whole_body(first, limit, too_large)
+            body = await _read_rest(receive, limit, too_large, first) if whole is None else whole
             if is_lambda:
-                body = await _read_body(receive, *_lambda_limit(scope))
                 operation, (status, headers, payload) = await self._lambda(scope, body)
+            elif scope["path"] == HEALTH_PATH and scope["method"] == "GET":
+                status, headers, payload = 200, [(b"content-type", b"application/json")], b'{"status":"ok"}'
             else:
-                first = await receive()  # with the body whole in it as a rule: no coroutine to read it
-                whole = _whole_body(first, MAX_BODY, _secretsmanager_too_large)
-                body = await _read_body(receive, MAX_BODY, _secretsmanager_too_large, first) if whole is None else whole
-                if scope["path"] == HEALTH_PATH and scope["method"] == "GET":
-                    status, headers, payload = 200, [(b"content-type", b"application/json")], b'{"status":"ok"}'
+                op_model, registered, ctx, params = self._secretsmanager(scope, body)
+                operation = op_model.name
+                if registered.readonly:  # here on the event loop, without a coroutine of its own: the hot path
+                    result = _call(registered.func, ctx, params, "secretsmanager")
                 else:
-                    op_model, registered, ctx, params = self._secretsmanager(scope, body)
-                    operation = op_model.name
-                    if registered.readonly:  # here on the event loop, without a coroutine of its own: the hot path
-                        result = _call(registered.func, ctx, params, "secretsmanager")
-                    else:
-                        result = await _in_pool(self.pool, registered.func, ctx, params, "secretsmanager")
-                    status, headers, payload = 200, JSON_HEADERS, serialize.json_body(result)
+                    result = await _in_pool(self.pool, registered.func, ctx, params, "secretsmanager")
+                status, headers, payload = 200, JSON_HEADERS, serialize.json_body(result)
         except WireError as err:
             status, headers, payload = _error_response(err, is_lambda)
         except Exception:
@@ -232,15 +231,9 @@ def _whole_body(message: Message, limit: int, too_large: Callable[[], WireError]
     return body
 
 
-async def _read_body(
-    receive: Receive, limit: int, too_large: Callable[[], WireError], first: Message | None = None
-) -> bytes:
-    """The body of a request, up to ``limit`` bytes; ``first``: its first message, if already received."""
-    message = await receive() if first is None else first
-    whole = _whole_body(message, limit, too_large)
-    if whole is not None:
-        return whole
-    chunks: list[bytes] = [message.get("body", b"")]
+async def _read_rest(receive: Receive, limit: int, too_large: Callable[[], WireError], first: Message) -> bytes:
+    """The body of a request whose ``first`` message said more is to come, up to ``limit`` bytes."""
+    chunks: list[bytes] = [first.get("body", b"")]
     size = len(chunks[0])
     while size <= limit:
         message = await receive()
