@@ -145,6 +145,37 @@ def test_failed_transaction_leaves_nothing(store: Store) -> None:
         assert r.find_secret("us-east-1", "app/db") is None
 
 
+def test_each_write_of_the_labels_replaces_the_whole_set(store: Store) -> None:
+    """Labels moved, added and dropped, in one write or over several, read back in the same transaction
+    and after it; labels are any text AWS allows, a comma, quotes or a unit separator included."""
+    odd = 'a,b "c" \\ \x1f é'
+    steps = [
+        {AWSCURRENT: "v1", "AWSPENDING": "v2"},
+        {AWSCURRENT: "v2", AWSPREVIOUS: "v1", "AWSPENDING": "v2"},  # moved, added, kept
+        {AWSCURRENT: "v2", AWSPREVIOUS: "v1", odd: "v1"},  # dropped, added
+        {odd: "v2"},
+        {},
+        {AWSCURRENT: "v1"},
+    ]
+    with store.transaction() as uow:
+        uow.insert_secret(secret(), b"k")
+        for vid in ("v1", "v2"):
+            uow.put_version(ARN, VersionInfo(vid, T0), b"b")
+    for stages in steps:
+        with store.transaction() as uow:
+            uow.set_stages(ARN, stages)
+            found = uow.lock_secret("us-east-1", ARN)
+            assert found is not None
+            assert found.stages == stages
+        with store.reader() as r:
+            after = r.find_secret("us-east-1", ARN)
+            assert after is not None
+            assert after.stages == stages
+            labels = r.read_value("us-east-1", ARN, version_id="v1", stage=AWSCURRENT)
+            assert labels is not None
+            assert sorted(labels.stages) == sorted(k for k, v in stages.items() if v == "v1")
+
+
 def test_concurrent_label_moves_never_duplicate(store: Store) -> None:
     with store.transaction() as uow:
         uow.insert_secret(secret(), b"k")

@@ -97,10 +97,9 @@ CREATE TABLE IF NOT EXISTS kms_keys (
 );
 """
 
-LABEL_SEPARATOR = "\x1f"  # labels may hold commas; never a unit separator
 READ_VALUE = (
     "SELECT s.arn, s.name, s.deletion_date, s.last_accessed, v.arn, v.version_id, v.blob, v.created, p.wrapped_key, "
-    "(SELECT group_concat(l.label, char(31)) FROM stages l WHERE l.arn = v.arn AND l.version_id = v.version_id), "
+    "(SELECT json_group_array(l.label) FROM stages l WHERE l.arn = v.arn AND l.version_id = v.version_id), "
     "v.last_accessed FROM secrets s JOIN secrets p ON p.arn = s.source_arn "
     "LEFT JOIN versions v ON v.arn = p.arn AND {match} WHERE "
 )
@@ -109,6 +108,12 @@ READ_BY_STAGE = READ_VALUE.format(
     match="v.version_id = (SELECT g.version_id FROM stages g WHERE g.arn = p.arn AND g.label = ?)"
 )
 SECRET_COLUMNS = codec.SECRET_COLUMNS
+SET_STAGES = (  # the labels as a JSON object, label to version id ("WHERE true": SQLite's upsert after a SELECT)
+    "INSERT INTO stages (arn, label, version_id) SELECT ?, key, value FROM json_each(?) WHERE true "
+    "ON CONFLICT (arn, label) DO UPDATE SET version_id = excluded.version_id "
+    "WHERE stages.version_id <> excluded.version_id"
+)
+DROP_OTHER_STAGES = "DELETE FROM stages WHERE arn = ? AND label NOT IN (SELECT key FROM json_each(?))"
 HYDRATE = (  # a secret's versions (kind 0) and stages (kind 1), by its source ARN twice
     "SELECT 0, version_id, created, last_accessed FROM versions WHERE arn = ? "
     "UNION ALL SELECT 1, label, version_id, NULL FROM stages WHERE arn = ?"
@@ -172,7 +177,7 @@ class _Session:
         stored = None
         if row[4] is not None:
             stored = StoredValue(row[4], row[5], bytes(row[8]), _blob(row[6]), codec.dt_required(row[7]))
-        labels = row[9].split(LABEL_SEPARATOR) if row[9] else []
+        labels = orjson.loads(row[9]) if row[9] else []  # a JSON array: a label may hold any character
         return ValueRead(row[0], row[1], row[2] is not None, codec.dt(row[3]), stored, labels, codec.dt(row[10]))
 
     def _hydrate(self, row: Any) -> Secret:
@@ -287,11 +292,10 @@ class _Session:
         self.conn.executemany("DELETE FROM versions WHERE arn = ? AND version_id = ?", [(arn, v) for v in version_ids])
 
     def set_stages(self, arn: str, stages: dict[str, str]) -> None:
-        self.conn.execute("DELETE FROM stages WHERE arn = ?", (arn,))
-        self.conn.executemany(
-            "INSERT INTO stages (arn, label, version_id) VALUES (?, ?, ?)",
-            [(arn, label, vid) for label, vid in stages.items()],
-        )
+        # Two statements whatever the number of labels, and only the rows that change are written.
+        labels = orjson.dumps(stages).decode()
+        self.conn.execute(SET_STAGES, (arn, labels))
+        self.conn.execute(DROP_OTHER_STAGES, (arn, labels))
 
     def set_wrapped_key(self, owner: str, wrapped_key: bytes) -> None:
         self.conn.execute("UPDATE secrets SET wrapped_key = ? WHERE arn = ?", (wrapped_key, owner))
