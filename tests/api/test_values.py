@@ -176,6 +176,16 @@ def test_put_with_current_and_custom_stages(sm: Any, name: str) -> None:
     assert versions(sm, name) == {first: ["AWSPREVIOUS"], put["VersionId"]: ["AWSCURRENT", "green"]}
 
 
+def test_a_label_of_any_text_comes_back_whole(sm: Any, name: str) -> None:
+    # VersionStage is any text of 1 to 256 characters: a comma, quotes or a control character are kept.
+    odd = 'x,y "z" \x1f é'
+    current = sm.create_secret(Name=name, SecretString="v")["VersionId"]
+    put = sm.put_secret_value(SecretId=name, SecretString="w", VersionStages=[odd, "AWSCURRENT"])
+    assert sorted(sm.get_secret_value(SecretId=name)["VersionStages"]) == sorted(["AWSCURRENT", odd])
+    assert sm.get_secret_value(SecretId=name, VersionStage=odd)["VersionId"] == put["VersionId"]
+    assert versions(sm, name) == {current: ["AWSPREVIOUS"], put["VersionId"]: sorted(["AWSCURRENT", odd])}
+
+
 def test_put_moves_labels_from_other_versions(sm: Any, name: str) -> None:
     # "If you specify a staging label that's already associated with a different version of the
     # same secret, then Secrets Manager removes the label from the other version" (and only those).
