@@ -52,7 +52,9 @@ class Context(NamedTuple):  # immutable, and built on every request: a tuple cos
         return self.services.account_id
 
 
-# The same getters in C: every request asks for the store and the keyring, and a Python property is a call.
+# The same getters in C, in place of the three properties above: every request asks for the store and the
+# keyring, and a Python property is a call. The typed bodies above never run; they stay because mypy reads
+# them and allows nothing but fields and methods in a NamedTuple's body.
 for _part in ("store", "keyring", "account_id"):
     setattr(Context, _part, property(attrgetter(f"services.{_part}")))
 
