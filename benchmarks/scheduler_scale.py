@@ -30,7 +30,7 @@ from benchmarks.harness import free_port  # noqa: E402
 from tumbler.adapters.store import codec  # noqa: E402
 from tumbler.adapters.store.sqlite import SqliteStore  # noqa: E402
 from tumbler.core.secrets import RotationConfig, Secret  # noqa: E402
-from tumbler.ops.context import Services  # noqa: E402
+from tumbler.ports.services import Services  # noqa: E402
 from tumbler.rotation.scheduler import Scheduler  # noqa: E402
 from tumbler.server.config import Config  # noqa: E402
 from tumbler.server.runtime import open_runtime  # noqa: E402

@@ -24,9 +24,10 @@ from tumbler.adapters.crypto.keyring import Keyring
 from tumbler.adapters.crypto.masterkey import MasterKey
 from tumbler.adapters.store.sqlite import SqliteStore
 from tumbler.core.rotation import STEPS, State
-from tumbler.ops.context import Context, Services
+from tumbler.ops.context import Context
 from tumbler.ops.secretsmanager import OPERATIONS
 from tumbler.ports.runner import InvokeResult
+from tumbler.ports.services import Services
 from tumbler.rotation import engine as engine_module
 from tumbler.rotation.engine import RotationEngine
 from tumbler.rotation.folding import FoldingStore

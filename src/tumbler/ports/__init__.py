@@ -7,6 +7,7 @@ from tumbler.ports.audit import AuditLog, NullAudit
 from tumbler.ports.clock import Clock
 from tumbler.ports.keyring import Keyring
 from tumbler.ports.runner import FunctionRunner, FunctionSpec, InvokeRequest, InvokeResult
+from tumbler.ports.services import Services
 from tumbler.ports.store import TABLES, AccessKey, FunctionRecord, Reader, Store, StoredValue, UnitOfWork, ValueRead
 from tumbler.ports.target import CloneUser, Credentials, RotationTarget, SetPassword, TargetError
 
@@ -26,6 +27,7 @@ __all__ = [
     "NullAudit",
     "Reader",
     "RotationTarget",
+    "Services",
     "SetPassword",
     "Store",
     "StoredValue",

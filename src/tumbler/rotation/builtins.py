@@ -38,10 +38,11 @@ from tumbler.adapters.targets import ENGINES, open_target, redact
 from tumbler.core.errors import DomainError, NotFound
 from tumbler.core.passwords import ROTATION_EXCLUDE_CHARACTERS, PasswordSpec, generate
 from tumbler.core.secrets import AWSCURRENT, AWSPENDING, AWSPREVIOUS
-from tumbler.ops.context import Context, Params, Result, Services
+from tumbler.ops.context import Context, Params, Result
 from tumbler.ops.errors import SECRETSMANAGER
 from tumbler.ops.secretsmanager import OPERATIONS
 from tumbler.ports.runner import InvokeResult
+from tumbler.ports.services import Services
 from tumbler.ports.target import CloneUser, Credentials, RotationTarget, SetPassword, TargetError
 from tumbler.rotation.folding import FoldingStore
 

@@ -26,9 +26,9 @@ from tumbler.core import rotation as machine
 from tumbler.core.redact import redact
 from tumbler.core.rotation import Rotation, State
 from tumbler.core.secrets import AWSCURRENT, AWSPENDING, Secret
-from tumbler.ops.context import Services
 from tumbler.ops.lambda_.common import parse_function_id
 from tumbler.ops.secretsmanager.common import unseal
+from tumbler.ports.services import Services
 from tumbler.ports.store import Reader, Store, UnitOfWork, background_work
 from tumbler.rotation.folding import Fold, fold
 from tumbler.rotation.scheduler import plan_next

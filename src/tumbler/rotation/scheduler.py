@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from tumbler.core import rotation as machine
 from tumbler.core import schedule
 from tumbler.core.secrets import AWSCURRENT, Secret
-from tumbler.ops.context import Services
 from tumbler.ops.secretsmanager.rotation import reattempt, reserve_version, unfinished
+from tumbler.ports.services import Services
 from tumbler.ports.store import UnitOfWork
 
 log = logging.getLogger("tumbler.rotation")

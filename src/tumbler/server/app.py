@@ -27,10 +27,11 @@ from urllib.parse import parse_qs
 from botocore.model import OperationModel
 
 from tumbler.core.errors import DomainError
-from tumbler.ops.context import ROOT, Context, Operation, Params, Registered, Services, context_of
+from tumbler.ops.context import ROOT, Context, Operation, Params, Registered
 from tumbler.ops.errors import to_wire
 from tumbler.ops.lambda_ import OPERATIONS as LAMBDA
 from tumbler.ops.secretsmanager import OPERATIONS as SECRETSMANAGER
+from tumbler.ports.services import Services
 from tumbler.wire import errors, parse, serialize
 from tumbler.wire.errors import WireError
 from tumbler.wire.sigv4 import Verifier
@@ -85,7 +86,7 @@ class App:
             else:
                 op_model, registered, ctx, params = self._secretsmanager(scope, body)
                 operation = op_model.name
-                if registered.readonly:  # here on the event loop, without a coroutine of its own: the hot path
+                if registered.on_event_loop:  # a point read: answered here without a thread hand-off
                     result = _call(registered.func, ctx, params, "secretsmanager")
                 else:
                     result = await _in_pool(self.pool, registered.func, ctx, params, "secretsmanager")
@@ -140,7 +141,7 @@ class App:
         registered = SECRETSMANAGER.get(op_model.name)
         if registered is None:
             raise errors.error("secretsmanager", "UnknownOperationException", f"Unknown operation {op_model.name}.")
-        ctx = context_of((self.services, caller.region, self.services.clock.now(), ROOT))
+        ctx = Context(self.services, caller.region, self.services.clock.now(), ROOT)
         return op_model, registered, ctx, params
 
     async def _lambda(self, scope: Scope, body: bytes) -> tuple[str, Response]:

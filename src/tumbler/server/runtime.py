@@ -16,7 +16,7 @@ from tumbler.adapters.crypto.masterkey import load_master_key
 from tumbler.adapters.runner.host import FunctionHost
 from tumbler.adapters.runner.subprocess import SubprocessRunner
 from tumbler.adapters.store.sqlite import SqliteStore
-from tumbler.ops.context import Services
+from tumbler.ports.services import Services
 from tumbler.ports.store import Store
 from tumbler.rotation.builtins import rotators as builtin_rotators
 from tumbler.rotation.engine import RotationEngine

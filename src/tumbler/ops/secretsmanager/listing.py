@@ -8,7 +8,7 @@ from tumbler.ops.secretsmanager import common
 from tumbler.ops.secretsmanager.common import operation
 
 
-@operation("ListSecrets", readonly=True)
+@operation("ListSecrets")
 def list_secrets(ctx: Context, params: Params) -> Result:
     filters = common.filters_from(params.get("Filters"))
     include_deleted = bool(params.get("IncludePlannedDeletion"))

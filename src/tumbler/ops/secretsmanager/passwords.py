@@ -25,6 +25,6 @@ def spec_from(params: Params) -> PasswordSpec:
     return PasswordSpec(**fields)  # type: ignore[arg-type]
 
 
-@operation("GetRandomPassword", readonly=True)
+@operation("GetRandomPassword", on_event_loop=True)
 def get_random_password(ctx: Context, params: Params) -> Result:
     return {"RandomPassword": generate(spec_from(params))}

@@ -9,7 +9,7 @@ from tumbler.ops.secretsmanager import common
 from tumbler.ops.secretsmanager.common import operation
 
 
-@operation("GetResourcePolicy", readonly=True)
+@operation("GetResourcePolicy", on_event_loop=True)
 def get_resource_policy(ctx: Context, params: Params) -> Result:
     with ctx.store.reader() as reader:
         secret = common.live(common.find(reader, ctx, params["SecretId"]))
@@ -43,7 +43,7 @@ def delete_resource_policy(ctx: Context, params: Params) -> Result:
     return {"ARN": secret.arn, "Name": secret.name}
 
 
-@operation("ValidateResourcePolicy", readonly=True)
+@operation("ValidateResourcePolicy", on_event_loop=True)
 def validate_resource_policy(ctx: Context, params: Params) -> Result:
     if params.get("SecretId"):
         with ctx.store.reader() as reader:

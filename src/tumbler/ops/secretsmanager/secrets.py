@@ -66,7 +66,7 @@ def _existing(uow: UnitOfWork, ctx: Context, secret: Secret, token: str, value: 
     raise AlreadyExists(f"The operation failed because the secret {secret.name} already exists.")
 
 
-@operation("DescribeSecret", readonly=True)
+@operation("DescribeSecret", on_event_loop=True)
 def describe_secret(ctx: Context, params: Params) -> Result:
     with ctx.store.reader() as reader:
         return common.describe(common.find(reader, ctx, params["SecretId"]))

@@ -23,7 +23,7 @@ def update_secret_version_stage(ctx: Context, params: Params) -> Result:
         return {"ARN": secret.arn, "Name": secret.name}
 
 
-@operation("ListSecretVersionIds", readonly=True)
+@operation("ListSecretVersionIds", on_event_loop=True)
 def list_secret_version_ids(ctx: Context, params: Params) -> Result:
     with ctx.store.reader() as reader:
         secret = common.find(reader, ctx, params["SecretId"])

@@ -64,14 +64,14 @@ def _touch(ctx: Context, found: ValueRead) -> None:
         ctx.store.touch_accessed(found.arn, found.stored.version_id, today)
 
 
-@operation("GetSecretValue", readonly=True)
+@operation("GetSecretValue", on_event_loop=True)
 def get_secret_value(ctx: Context, params: Params) -> Result:
     result, found = _read(ctx, ctx.store, params["SecretId"], params.get("VersionId"), params.get("VersionStage"))
     _touch(ctx, found)
     return result
 
 
-@operation("BatchGetSecretValue", readonly=True)
+@operation("BatchGetSecretValue")
 def batch_get_secret_value(ctx: Context, params: Params) -> Result:
     ids, filters = params.get("SecretIdList"), params.get("Filters")
     if (ids is None) == (filters is None):
