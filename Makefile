@@ -25,7 +25,7 @@ lint: $(STAMP)
 test: $(STAMP) services
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q $(ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q --durations=15 $(ARGS)
 
 clean:
 	rm -rf $(VENV) .tumbler .pytest_cache .mypy_cache .ruff_cache

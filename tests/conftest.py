@@ -22,6 +22,12 @@ from botocore.config import Config as BotoConfig
 from tumbler.server import credentials
 
 
+def service_missing(what: str) -> None:
+    """A test that needs a database server fails when it is not up: `make test` starts them, so a
+    missing one is a broken set-up, never a reason to pass by skipping."""
+    pytest.fail(f"{what} is not reachable; `make services` (part of `make test`) starts it", pytrace=False)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

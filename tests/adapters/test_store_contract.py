@@ -1,7 +1,7 @@
 """The store contract: every backend passes these, SQLite and PostgreSQL alike.
 
 PostgreSQL runs in a fresh schema per test (``TUMBLER_TEST_POSTGRES``, by default the local
-server's ``test`` database), so runs never collide; without a server those params are skipped.
+server's ``test`` database), so runs never collide; without a server those tests fail.
 Tests named ``two_nodes`` open a second store on the same database: another Tumbler node.
 """
 
@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from tests.conftest import service_missing
 from tumbler.adapters.store.postgres import MIGRATIONS, PostgresStore, migrate
 from tumbler.adapters.store.sqlite import SqliteStore
 from tumbler.core import rotation as machine
@@ -38,7 +39,7 @@ def pg_url() -> Iterator[str]:
     try:
         admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as err:
-        pytest.skip(f"no PostgreSQL at {PG_URL}: {err}")
+        service_missing(f"PostgreSQL at {PG_URL} ({err})")
     schema = f"t_{uuid.uuid4().hex}"
     with admin:
         admin.execute(f"CREATE SCHEMA {schema}")

@@ -21,7 +21,7 @@ import pytest
 
 from tests.api.rotation_helpers import create_function, current_is, wait_for
 from tests.api.test_rotation import events_of
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, service_missing
 
 ADMIN_URL = os.environ.get("TUMBLER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -34,7 +34,7 @@ def database() -> Iterator[str]:
         with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as err:
-        pytest.skip(f"no PostgreSQL for the fleet tests: {err}")
+        service_missing(f"PostgreSQL for the fleet tests ({err})")
     yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
