@@ -9,8 +9,9 @@ from typing import Any
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
+import boto3
 import pytest
-from botocore.awsrequest import HeadersDict
+from botocore.awsrequest import AWSResponse, HeadersDict
 from botocore.errorfactory import ClientExceptionsFactory
 from botocore.handlers import json_decode_policies
 from botocore.model import OperationModel
@@ -18,7 +19,7 @@ from botocore.parsers import create_parser
 
 from tumbler.wire import spec
 from tumbler.wire.errors import WireError
-from tumbler.wire.query import error
+from tumbler.wire.query import error, parse_query
 from tumbler.wire.query_serialize import iso8601, query_error, query_response
 
 ACCOUNT = "123456789012"
@@ -272,3 +273,56 @@ def test_an_empty_message_is_left_out_and_fields_follow_it() -> None:
     assert b"<Code>Throttling</Code><Detail>slow down</Detail></Error>" in body
     parsed = parse(operation("sts", "GetCallerIdentity"), status, [], body)
     assert parsed["Error"] == {"Type": "Sender", "Code": "Throttling", "Detail": "slow down"}
+
+
+# --- A real client, with the two halves standing in for the server ----------------------------------
+
+
+def test_a_boto3_client_reads_what_we_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3's whole pipeline (serializer, handlers, parser, error factory) against parse_query and the
+    serializers, without a server: the request never leaves the process."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        service = "sts" if "sts" in request.url else "iam"
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        op, params = parse_query(service, "", body)
+        seen.append((op.name, params))
+        if op.name == "GetRole":
+            status, headers, out = query_error(service, error(service, "NoSuchEntity", "No role <x>."), REQUEST_ID)
+        else:
+            status, headers, out = query_response(op, RESULTS.get((service, op.name), {}), REQUEST_ID)
+        raw = HeadersDict({k.decode(): v.decode() for k, v in headers})
+        return AWSResponse(request.url, status, raw, _Raw(out))
+
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    session = boto3.session.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="s", region_name="us-east-1")
+    iam, sts = session.client("iam"), session.client("sts")
+    for client in (iam, sts):
+        client.meta.events.register("before-send", answer)
+
+    tags = [{"Key": "team", "Value": "db ops"}, {"Key": "Équipe", "Value": ""}]
+    role = iam.create_role(RoleName="rotation", AssumeRolePolicyDocument=TRUST, Tags=tags)
+    assert seen[-1] == ("CreateRole", {"RoleName": "rotation", "AssumeRolePolicyDocument": TRUST, "Tags": tags})
+    assert "Role" not in role  # no CreateRole result in RESULTS: an empty result element
+    version = iam.get_policy_version(PolicyArn=f"arn:aws:iam::{ACCOUNT}:policy/p", VersionId="v1")
+    assert version["PolicyVersion"]["Document"] == json.loads(POLICY)  # decoded by botocore's IAM handler
+    assert version["ResponseMetadata"]["RequestId"] == REQUEST_ID
+    with pytest.raises(iam.exceptions.NoSuchEntityException) as caught:
+        iam.get_role(RoleName="missing")
+    assert caught.value.response["Error"] == {"Type": "Sender", "Code": "NoSuchEntity", "Message": "No role <x>."}
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    credentials = sts.assume_role(RoleArn=ROLE["Arn"], RoleSessionName="my-fn", DurationSeconds=900)["Credentials"]
+    assert credentials["Expiration"] == CREATED + timedelta(hours=1)
+    assert seen[-1] == ("AssumeRole", {"RoleArn": ROLE["Arn"], "RoleSessionName": "my-fn", "DurationSeconds": 900})
+
+
+class _Raw:
+    """The little of urllib3's response that botocore's AWSResponse reads."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, *_: Any, **__: Any) -> Any:
+        yield self.body
