@@ -261,7 +261,7 @@ def test_type_error_anywhere_beats_constraint_errors() -> None:
 
 def all_patterns() -> list[str]:
     found = set()
-    for service in ("secretsmanager", "lambda"):
+    for service in ("secretsmanager", "lambda", "iam", "sts"):
         model = spec.load(service)
         for name in model.shape_names:
             pattern = model.shape_for(name).metadata.get("pattern")
@@ -289,6 +289,12 @@ def test_every_model_pattern_compiles_cleanly(pattern: str) -> None:
     ("(?<year>\\d{4})-\\k", "", None),
     ("abc\\z", "abc", True),
     ("[a-z[0-9]]", "", None),
+    ("[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+", "Équipe 日本 ١٢\u00a0Ⅻ_.:/=+-@", True),  # IAM's tag pattern: Unicode categories
+    ("[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+", "a(b)", False),
+    ("[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+", "a\tb", False),  # a tab is a control character, not a separator
+    ("\\p{Lu}\\P{L}", "É1", True),
+    ("\\p{Lu}", "é", False),
+    ("[\\P{L}]", "", None),
 ])  # fmt: skip
 def test_java_regex(pattern: str, text: str, matches: bool | None) -> None:
     if matches is None:

@@ -10,9 +10,12 @@ A value of a ``sensitive`` shape, a blob, or a container holding one is never ec
 from __future__ import annotations
 
 import re
+import sys
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from botocore.model import Shape, StructureShape
@@ -42,12 +45,32 @@ _POSIX = {  # Java's POSIX classes are ASCII-only too
 _JAVA_DOT = "[^\\n\\r\\x85\\u2028\\u2029]"
 
 
+_CATEGORY = re.compile("[CLMNPSZ][a-z]?")
+
+
+@cache
+def _category(name: str) -> str:
+    """Java's \\p{L}, \\p{Lu}, ... (IAM's tag patterns): the code points of a Unicode general category
+    as a class body of ranges. Built on first use: it takes a pass over every code point."""
+    ranges: list[str] = []
+    start = None
+    for code in range(sys.maxunicode + 2):
+        inside = code <= sys.maxunicode and unicodedata.category(chr(code)).startswith(name)
+        if inside and start is None:
+            start = code
+        elif not inside and start is not None:
+            ranges.append(f"\\U{start:08x}-\\U{code - 1:08x}")
+            start = None
+    return "".join(ranges)
+
+
 def _escape(source: str, i: int, in_class: bool) -> tuple[str, int]:
     """The Python form of the escape starting at ``source[i]`` and the index after it."""
     letter = source[i + 1 : i + 2]
     if letter in ("p", "P") and source[i + 2 : i + 3] == "{":
         end = source.index("}", i)
-        body = _POSIX.get(source[i + 3 : end])
+        name = source[i + 3 : end]
+        body = _POSIX.get(name) or (_category(name) if _CATEGORY.fullmatch(name) else None)
         if body is None or (in_class and letter == "P"):
             raise ValueError(f"unsupported Java class {source[i : end + 1]!r}")
         if in_class:
