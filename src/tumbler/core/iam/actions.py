@@ -741,6 +741,8 @@ def iam_resource_keys(
 ) -> Context:
     """The keys an existing IAM user, role or policy brings to ``action``: its tags as aws:ResourceTag/KEY (and
     iam:ResourceTag/KEY for users and roles), and the entity's permissions boundary for the actions that list it."""
+    if kind not in (ResourceType.USER, ResourceType.ROLE, ResourceType.POLICY):
+        return {}  # groups have no tags, and an action without a resource has no resource keys
     keys: Context = {f"aws:ResourceTag/{key}": value for key, value in tags.items()}
     if kind in (ResourceType.USER, ResourceType.ROLE):
         keys.update({f"iam:ResourceTag/{key}": value for key, value in tags.items()})
