@@ -1,13 +1,15 @@
 """The store contract: every backend passes these, SQLite and PostgreSQL alike.
 
 PostgreSQL runs in a fresh schema per test (``TUMBLER_TEST_POSTGRES``, by default the local
-server's ``test`` database), so runs never collide; without a server those tests fail.
+server's ``test`` database), so runs never collide; without a server those params fail (not skip:
+a green run without PostgreSQL would not have tested it).
 Tests named ``two_nodes`` open a second store on the same database: another Tumbler node.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -19,9 +21,11 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from tests.conftest import service_missing
+from tumbler.adapters.store import codec
 from tumbler.adapters.store.postgres import MIGRATIONS, PostgresStore, migrate
-from tumbler.adapters.store.sqlite import SqliteStore
+from tumbler.adapters.store.sql import SCHEMA_V1
+from tumbler.adapters.store.sqlite import SQLITE, SqliteStore
+from tumbler.core import listing
 from tumbler.core import rotation as machine
 from tumbler.core.secrets import AWSCURRENT, AWSPREVIOUS, Replica, RotationConfig, Secret, VersionInfo
 from tumbler.ports.store import AccessKey, Store
@@ -39,7 +43,7 @@ def pg_url() -> Iterator[str]:
     try:
         admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as err:
-        service_missing(f"PostgreSQL at {PG_URL} ({err})")
+        pytest.fail(f"no PostgreSQL at {PG_URL} (bash scripts/start-services starts it): {err}")
     schema = f"t_{uuid.uuid4().hex}"
     with admin:
         admin.execute(f"CREATE SCHEMA {schema}")
@@ -299,6 +303,19 @@ def test_rotation_journal_and_leases(store: Store) -> None:
         uow.put_rotation(machine.abandon(r, T0, "why"))
         uow.release_leases()
         assert uow.claim_rotations(T0 + timedelta(hours=2), "c", T0 + timedelta(hours=3), 10)[0].rotation_id == "r2"
+
+
+def test_release_leases_drops_only_leases_that_cannot_be_live(store: Store) -> None:
+    """SQLite (one server owns it) drops every lease at start; PostgreSQL (shared) keeps a live node's."""
+    with store.transaction() as uow:
+        uow.insert_secret(secret(), b"k")
+        uow.put_rotation(machine.begin("r1", ARN, "us-east-1", "tok", "arn:f", T0, "v1"))
+        assert len(uow.claim_rotations(T0, "node-a", T0 + timedelta(minutes=5), 10)) == 1
+    with store.transaction() as uow:
+        uow.release_leases()
+    with store.transaction() as uow:
+        taken = uow.claim_rotations(T0, "node-b", T0 + timedelta(minutes=5), 10)
+    assert len(taken) == (0 if isinstance(store, PostgresStore) else 1)
 
 
 def test_timestamps_keep_microseconds(store: Store) -> None:
@@ -577,3 +594,141 @@ def test_postgres_migrate_is_idempotent_and_safe_at_once(pg_url: str) -> None:
     with store.reader() as r:
         assert r.count("secrets") == 0
     store.close()
+
+
+# -- listing in the store: the same answer as listing.select, the rules' reference --------------------
+def catalog() -> list[Secret]:
+    """Secrets that tell the filters, sorts and ties apart."""
+    specs = [  # name, description, tags, days after T0 created / changed / accessed, deleted, primary region
+        ("alpha", "Production database credentials", {"env": "prod"}, 3, 5, 1, False, None),
+        ("beta", "staging API key", {"env": "staging", "team": "core"}, 1, 6, None, False, None),
+        ("gamma/one", "Shared signing key", {"owner": "team Zeta"}, 1, 4, 3, False, None),
+        ("Delta", None, {"envx": "prod-eu"}, 2, 4, None, True, None),
+        ("épsilon", "My_Secret notes", {}, 5, 7, 2, False, "eu-west-1"),
+        ("zeta_1", "credsDatabase#892", {"1 Prod": "x"}, 3, 3, 1, False, None),
+        ("_under", "a secret", {"Prod1": "Production"}, 0, 0, None, False, None),
+    ]
+    out = []
+    for name, description, tags, created, changed, accessed, deleted, primary in specs:
+        s = secret(arn=ARN.replace("app/db", name), name=name)
+        s.description, s.tags, s.replicas = description, tags, []
+        s.created, s.last_changed = T0 + timedelta(days=created), T0 + timedelta(days=changed)
+        s.last_accessed = None if accessed is None else T0 + timedelta(days=accessed)
+        s.deleted_date = T0 if deleted else None
+        s.deletion_date = T0 + timedelta(days=30) if deleted else None
+        s.primary_region = primary
+        s.owning_service = "rds" if name == "beta" else None
+        out.append(s)
+    return out
+
+
+FILTERS: list[list[tuple[str, list[str]]]] = [
+    [],
+    [("name", ["gamma", "Del"])],
+    [("name", ["!g"])],
+    [("name", ["", "x"])],
+    [("name", ["_"])],
+    [("tag-key", ["env"])],
+    [("tag-key", ["!env"]), ("tag-value", ["Prod"])],
+    [("tag-value", ["prod"])],
+    [("description", ["a secret"])],
+    [("description", ["!prod"])],
+    [("description", ["_"])],
+    [("all", ["ZETA"])],
+    [("all", ["My_Secret", "892"])],
+    [("primary-region", ["eu"])],
+    [("primary-region", ["us-east-1"]), ("owning-service", ["!rd"])],
+    [("owning-service", ["rds"])],
+]
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=str)
+def test_list_page_filters_like_the_rules(store: Store, filters: list[tuple[str, list[str]]]) -> None:
+    secrets = catalog()
+    with store.transaction() as uow:
+        for s in secrets:
+            uow.insert_secret(s, b"k")
+        uow.insert_secret(secret(arn=REPLICA_ARN, region="eu-west-1"), b"k")  # another region: never listed
+    built = [listing.Filter(k, tuple(v)) for k, v in filters]
+    for deleted in (False, True):
+        query = listing.list_query("us-east-1", built, include_deleted=deleted)
+        with store.reader() as r:
+            got = [s.name for s in r.list_page(query)]
+        assert got == [s.name for s in listing.select(secrets, query)]
+
+
+@pytest.mark.parametrize("sort_by", [*listing.SORT_BY, None])
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_list_page_sorts_and_pages_by_keyset(store: Store, sort_by: str | None, order: str) -> None:
+    secrets = catalog()
+    with store.transaction() as uow:
+        for s in secrets:
+            uow.insert_secret(s, b"k")
+    everything = listing.list_query("us-east-1", [], include_deleted=True, sort_by=sort_by, sort_order=order)
+    expected = [s.name for s in listing.select(secrets, everything)]
+    assert len(expected) == len(secrets)
+    seen: list[str] = []
+    token = None
+    for _ in range(len(secrets)):
+        query = listing.list_query("us-east-1", [], sort_by=sort_by, sort_order=order, include_deleted=True,
+                                   max_results=2, next_token=token)  # fmt: skip
+        with store.reader() as r:
+            found = r.list_page(listing.one_more(query))
+        seen += [s.name for s in found[:2]]
+        token = listing.next_token(query, found)
+        if token is None:
+            break
+    assert seen == expected
+
+
+def test_list_page_reads_versions_and_labels(store: Store) -> None:
+    with store.transaction() as uow:
+        uow.insert_secret(secret(), b"k")
+        uow.put_version(ARN, VersionInfo("v1", T0), b"b")
+        uow.set_stages(ARN, {AWSCURRENT: "v1"})
+    with store.reader() as r:
+        [found] = r.list_page(listing.list_query("us-east-1", []))
+        assert found == r.find_secret("us-east-1", ARN)
+    assert found.stages == {AWSCURRENT: "v1"}
+
+
+def test_updates_and_imports_keep_what_listing_searches(nodes: Nodes) -> None:
+    """The search fields follow an update, and an export without them (an older one) is derived again."""
+    source = nodes()
+    by_tag = [listing.Filter("tag-key", ("colour",))]
+    with source.transaction() as uow:
+        uow.insert_secret(secret(), b"k")
+    with source.transaction() as uow:
+        s = uow.lock_secret("us-east-1", ARN)
+        assert s is not None
+        s.tags = {"colour": "blue"}
+        uow.update_secret(s)
+    with source.reader() as r:
+        assert [x.arn for x in r.list_page(listing.list_query("us-east-1", by_tag))] == [ARN]
+        rows = [{k: v for k, v in row.items() if k in codec.SECRET_COLUMNS or k == "wrapped_key"}
+                for row in r.dump("secrets")]  # fmt: skip
+    with source.transaction() as uow:
+        uow.delete_secret(ARN)
+        uow.load("secrets", rows)
+    with source.reader() as r:
+        assert [x.arn for x in r.list_page(listing.list_query("us-east-1", by_tag))] == [ARN]
+
+
+def test_sqlite_store_of_schema_1_is_migrated(tmp_path: Path) -> None:
+    """A data directory written before listing moved into the store: its secrets are found and filtered."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        for statement in SCHEMA_V1:
+            conn.execute(SQLITE.sql(statement))
+        old = secret()
+        conn.execute(
+            f"INSERT INTO secrets ({codec.SECRET_COLUMNS}, wrapped_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            codec.secret_insert_row(old, b"k")[:10],
+        )
+    store = SqliteStore(path)
+    try:
+        query = listing.list_query("us-east-1", [listing.Filter("description", ("D",))], sort_by="last-changed-date")
+        with store.reader() as r:
+            assert [s.arn for s in r.list_page(query)] == [ARN]
+    finally:
+        store.close()

@@ -179,3 +179,53 @@ def test_filter_value_with_a_forbidden_character(sm: Any) -> None:
     with pytest.raises(ClientError) as raised:
         sm.list_secrets(Filters=[{"Key": "name", "Values": ["bad*value"]}])
     assert_error(raised, "ValidationException")
+
+
+def test_next_token_is_good_only_for_its_own_query(sm: Any) -> None:
+    prefix = f"tok{letters(10)}/"
+    for i in range(3):
+        sm.create_secret(Name=f"{prefix}{i}", SecretString="v")
+    mine = [{"Key": "name", "Values": [prefix]}]
+    token = sm.list_secrets(Filters=mine, MaxResults=1)["NextToken"]
+    assert len(sm.list_secrets(Filters=mine, MaxResults=2, NextToken=token)["SecretList"]) == 2  # size may change
+    for other in ({"SortBy": "name"}, {"SortOrder": "desc"}, {"IncludePlannedDeletion": True}, {"Filters": []}):
+        with pytest.raises(ClientError) as raised:
+            sm.list_secrets(**{"Filters": mine, **other}, MaxResults=1, NextToken=token)
+        assert_error(raised, "InvalidNextTokenException")
+    tampered = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")
+    with pytest.raises(ClientError) as raised:
+        sm.list_secrets(Filters=mine, MaxResults=1, NextToken=tampered)
+    assert_error(raised, "InvalidNextTokenException")
+
+
+def test_paging_neither_repeats_nor_skips_while_secrets_come_and_go(sm: Any) -> None:
+    """The token names the last secret seen, not an offset: a secret deleted or created between pages
+    shifts nothing (a new one sorts last by creation date, so it shows on a later page)."""
+    prefix = f"kst{letters(10)}/"
+    names = [f"{prefix}{i:02d}" for i in range(6)]
+    for secret_name in names:
+        sm.create_secret(Name=secret_name, SecretString="v")
+    mine = [{"Key": "name", "Values": [prefix]}]
+    first = sm.list_secrets(Filters=mine, MaxResults=3)
+    seen = [s["Name"] for s in first["SecretList"]]
+    sm.delete_secret(SecretId=seen[0], ForceDeleteWithoutRecovery=True)
+    sm.create_secret(Name=f"{prefix}new", SecretString="v")
+    rest = sm.list_secrets(Filters=mine, MaxResults=10, NextToken=first["NextToken"])
+    assert seen + [s["Name"] for s in rest["SecretList"]] == [*names, f"{prefix}new"]
+
+
+def test_batch_get_secret_value_pages_filtered_secrets(sm: Any) -> None:
+    prefix = f"bgv{letters(10)}/"
+    for i in range(5):
+        sm.create_secret(Name=f"{prefix}{i}", SecretString=f"value {i}")
+    mine = [{"Key": "name", "Values": [prefix]}]
+    got: list[str] = []
+    kwargs: dict[str, Any] = {"Filters": mine, "MaxResults": 2}
+    while True:
+        page = sm.batch_get_secret_value(**kwargs)
+        assert page["Errors"] == []
+        got += [v["SecretString"] for v in page["SecretValues"]]
+        if "NextToken" not in page:
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    assert got == [f"value {i}" for i in range(5)]

@@ -423,3 +423,81 @@ def test_bad_token_is_refused_with_awss_message(token: str) -> None:
 def test_max_results_below_one_is_refused() -> None:
     with pytest.raises(InvalidParameter):
         page([1], 0, None)
+
+
+# -- one page of the store: the query, the keyset token and the reference answer --------------
+
+from tumbler.core.listing import list_query, next_token, one_more, select  # noqa: E402
+
+
+def walk_query(secrets: list[Secret], size: int, **kwargs: object) -> list[list[str]]:
+    pages: list[list[str]] = []
+    token: str | None = None
+    while True:
+        query = list_query("us-east-1", [], max_results=size, next_token=token, **kwargs)  # type: ignore[arg-type]
+        found = select(secrets, one_more(query))
+        pages.append(names(found[:size]))
+        token = next_token(query, found)
+        if token is None:
+            return pages
+
+
+def test_keyset_pages_follow_the_sort_and_end_without_a_token() -> None:
+    assert walk_query(SORTABLE, 3) == [["d", "b", "a"], ["c"]]
+    assert walk_query(SORTABLE, 2, sort_by="last-accessed-date", sort_order="desc") == [["d", "c"], ["b", "a"]]
+    assert walk_query(SORTABLE, 4, sort_by="name") == [["a", "b", "c", "d"]]
+    assert walk_query([], 5) == [[]]
+
+
+def test_keyset_token_survives_the_secret_it_names_going_away() -> None:
+    query = list_query("us-east-1", [], max_results=2)
+    token = next_token(query, select(SORTABLE, one_more(query)))
+    assert token is not None
+    remaining = [s for s in SORTABLE if s.name != "b"]  # "b" ended the first page
+    assert names(select(remaining, list_query("us-east-1", [], max_results=5, next_token=token))) == ["a", "c"]
+
+
+def test_keyset_token_is_bound_to_its_query() -> None:
+    query = list_query("us-east-1", [Filter("name", ("a", "b"))], max_results=1)
+    token = next_token(query, select(SORTABLE, one_more(query)))
+    assert token is not None
+    list_query("us-east-1", [Filter("name", ("a", "b"))], max_results=7, next_token=token)  # MaxResults may change
+    for other in (
+        {"sort_by": "name"},
+        {"sort_order": "desc"},
+        {"include_deleted": True},
+        {"filters": [Filter("name", ("a",))]},
+        {"region": "eu-west-1"},
+    ):
+        kwargs: dict[str, object] = {"region": "us-east-1", "filters": [Filter("name", ("a", "b"))], **other}
+        with pytest.raises(InvalidNextToken):
+            list_query(kwargs.pop("region"), kwargs.pop("filters"), next_token=token, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "garbage",
+        _b64("8"),
+        _b64("tumbler-v1:3"),
+        _b64("tumbler-cursor-1:"),
+        _b64("tumbler-cursor-1:[]"),
+        _b64('tumbler-cursor-1:{"q": "x", "k": 1.0, "n": "a"}'),
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+    ],
+)
+def test_bad_keyset_token_is_refused_with_awss_message(token: str) -> None:
+    with pytest.raises(InvalidNextToken) as err:
+        list_query("us-east-1", [], next_token=token)
+    assert err.value.message == INVALID_NEXT_TOKEN
+
+
+def test_keyset_token_with_a_wrong_key_type_is_refused() -> None:
+    query = list_query("us-east-1", [], max_results=1)
+    good = base64.urlsafe_b64decode(next_token(query, select(SORTABLE, one_more(query))) or "")
+    for key in (b'"text"', b"true", b"[1]"):
+        payload = good.decode().split('"k":')
+        forged = payload[0] + '"k":' + key.decode() + "," + payload[1].split(",", 1)[1]
+        with pytest.raises(InvalidNextToken):
+            list_query("us-east-1", [], next_token=base64.urlsafe_b64encode(forged.encode()).decode())

@@ -87,12 +87,8 @@ def open_store(config: Config) -> Store:
 
 
 def release_stale_leases(runtime: Runtime) -> None:
-    """At the start of the one server that owns an embedded store, no lease from before is live.
-
-    Called once by the parent process, before any worker starts: never by a worker, and never
-    for a store shared by several nodes, where another node's lease may well be live."""
-    if not isinstance(runtime.store, SqliteStore):
-        return  # a shared store: leases of nodes that died expire, and claim_rotations takes them over
+    """Drop the leases that cannot be live at this server's start (see ``release_leases``: a store shared by
+    nodes keeps them). Called once by the parent process, before any worker starts: never by a worker."""
     with runtime.store.transaction() as uow:
         uow.release_leases()
 

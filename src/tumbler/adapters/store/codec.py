@@ -9,11 +9,15 @@ from typing import Any
 
 import orjson
 
+from tumbler.core import listing
 from tumbler.core.rotation import Rotation, State
 from tumbler.core.secrets import Replica, RotationConfig, Secret, VersionInfo
 
 # The columns secret_from_row reads, in its order (a store may select them with a table alias).
 SECRET_COLUMNS = "arn, region, name, source_arn, doc, created, last_accessed, deletion_date, next_rotation"
+# What listing sorts and filters on besides those (listing.SearchFields), kept in columns of their own.
+SEARCH_COLUMNS = ("last_changed", "deleted_date", "primary_region", "owning_service", "tag_keys", "tag_values",
+                  "description_words", "all_words")  # fmt: skip
 
 
 def ts(value: datetime | None) -> float | None:
@@ -119,16 +123,27 @@ def rotation_from_doc(text: str) -> Rotation:
 
 # -- the parameters of the writes every SQL store makes, in its column order --------------------------
 def secret_insert_row(s: Secret, wrapped_key: bytes) -> tuple[Any, ...]:
-    """(arn, region, name, source_arn, doc, created, last_accessed, deletion_date, next_rotation, wrapped_key)"""
+    """(arn, region, name, source_arn, doc, created, last_accessed, deletion_date, next_rotation, wrapped_key,
+    *SEARCH_COLUMNS)"""
     return (
         s.arn, s.region, s.name, source_arn(s), doc(s), ts(s.created), ts(s.last_accessed),
-        ts(s.deletion_date), ts(s.rotation.next_rotation), wrapped_key,
+        ts(s.deletion_date), ts(s.rotation.next_rotation), wrapped_key, *search_row(s),
     )  # fmt: skip
 
 
 def secret_update_row(s: Secret) -> tuple[Any, ...]:
-    """(doc, deletion_date, next_rotation, last_accessed, arn)"""
-    return (doc(s), ts(s.deletion_date), ts(s.rotation.next_rotation), ts(s.last_accessed), s.arn)
+    """(doc, deletion_date, next_rotation, last_accessed, *SEARCH_COLUMNS, arn)"""
+    return (doc(s), ts(s.deletion_date), ts(s.rotation.next_rotation), ts(s.last_accessed), *search_row(s), s.arn)
+
+
+def search_row(s: Secret) -> tuple[Any, ...]:
+    """The SEARCH_COLUMNS of a secret, in their order."""
+    found = listing.search_fields(s)
+    return (
+        ts(s.last_changed), ts(s.deleted_date), found.primary_region, found.owning_service,
+        orjson.dumps(found.tag_keys).decode(), orjson.dumps(found.tag_values).decode(),
+        found.description_words, found.all_words,
+    )  # fmt: skip
 
 
 def rotation_row(r: Rotation) -> tuple[Any, ...]:

@@ -1,4 +1,4 @@
-"""ListSecrets."""
+"""ListSecrets: the store filters, sorts and pages (core/listing.py states the rules)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,19 @@ from tumbler.ops.secretsmanager.common import operation
 
 @operation("ListSecrets")
 def list_secrets(ctx: Context, params: Params) -> Result:
-    filters = common.filters_from(params.get("Filters"))
-    include_deleted = bool(params.get("IncludePlannedDeletion"))
+    query = listing.list_query(
+        ctx.region,
+        common.filters_from(params.get("Filters")),
+        sort_by=params.get("SortBy"),
+        sort_order=params.get("SortOrder"),
+        include_deleted=bool(params.get("IncludePlannedDeletion")),
+        max_results=params.get("MaxResults"),
+        next_token=params.get("NextToken"),
+    )
     with ctx.store.reader() as reader:
-        found = [
-            s
-            for s in reader.list_secrets(ctx.region)
-            if (include_deleted or not s.is_deleted) and listing.matches(s, filters)
-        ]
-    ordered = listing.sort_secrets(found, params.get("SortBy"), params.get("SortOrder"))
-    page, token = listing.page(ordered, params.get("MaxResults"), params.get("NextToken"))
-    out: Result = {"SecretList": [common.describe(s, "SecretVersionsToStages") for s in page]}
+        found = reader.list_page(listing.one_more(query))
+    out: Result = {"SecretList": [common.describe(s, "SecretVersionsToStages") for s in found[: query.limit]]}
+    token = listing.next_token(query, found)
     if token:
         out["NextToken"] = token
     return out

@@ -17,6 +17,7 @@ from tumbler.ports.store import Reader, Store, ValueRead
 
 NO_VALUE = "You must provide either SecretString or SecretBinary."
 MISMATCH = "You provided a VersionStage that is not associated to the provided VersionId."
+BATCH_PAGE_SIZE = 20  # BatchGetSecretValue's MaxResults default
 
 
 def _read(
@@ -87,12 +88,12 @@ def batch_get_secret_value(ctx: Context, params: Params) -> Result:
         if ids is not None:
             targets, next_token = list(ids), None
         else:
-            wanted = common.filters_from(filters)
-            matching = [s for s in reader.list_secrets(ctx.region) if not s.is_deleted and listing.matches(s, wanted)]
-            page, next_token = listing.page(
-                listing.sort_secrets(matching, None, None), params.get("MaxResults"), params.get("NextToken"), 20
-            )
-            targets = [s.arn for s in page]
+            query = listing.list_query(
+                ctx.region, common.filters_from(filters), max_results=params.get("MaxResults"),
+                next_token=params.get("NextToken"), default_size=BATCH_PAGE_SIZE,
+            )  # fmt: skip
+            matched = reader.list_page(listing.one_more(query))
+            targets, next_token = [s.arn for s in matched[: query.limit]], listing.next_token(query, matched)
         for secret_id in targets:
             try:
                 value, found = _read(ctx, reader, secret_id, None, None)
