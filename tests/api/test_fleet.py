@@ -186,13 +186,14 @@ def test_export_from_sqlite_import_into_postgresql(tmp_path: Path, database: str
     export = tmp_path / "export.jsonl"
     tumbler("export", str(export), "--data-dir", str(source.data_dir))
     tumbler("migrate", "--store", database)
-    done = tumbler("import", str(export), "--store", database, "--data-dir", str(tmp_path / "importer"))
+    key = (source.data_dir / "master.key").read_text()  # the master key travels by configuration
+    importer = {"TUMBLER_MASTER_KEY": key}  # import checks that it opens the export's data keys
+    done = tumbler("import", str(export), "--store", database, "--data-dir", str(tmp_path / "importer"), env=importer)
     assert "verification passed" in done.stdout
     target_dir = tmp_path / "fleet-node"
     target_dir.mkdir()
     (target_dir / "credentials").write_text((source.data_dir / "credentials").read_text())
     os.chmod(target_dir / "credentials", 0o600)
-    key = (source.data_dir / "master.key").read_text()  # the master key travels by configuration
     target = LiveServer(target_dir, extra_args=["--store", database], env={"TUMBLER_MASTER_KEY": key}).start()
     try:
         sm = target.client()

@@ -489,6 +489,21 @@ def test_invoke_payload_must_be_json(lam: Any, make: Callable[..., dict[str, Any
     assert message.startswith("Could not parse request body into json: Could not parse payload into json: ")
 
 
+CLIENT_CONTEXT = "Client context must be a valid Base64-encoded JSON object."
+
+
+@pytest.mark.parametrize("context", ["not base64!", base64.b64encode(b"not json").decode(), "WzFd"])
+def test_invoke_client_context_must_be_base64_json(
+    lam: Any, make: Callable[..., dict[str, Any]], fname: str, context: str
+) -> None:
+    make(fname)
+    with pytest.raises(ClientError) as raised:
+        lam.invoke(FunctionName=fname, ClientContext=context, Payload=b"{}")
+    assert_error(raised, "InvalidRequestContentException", CLIENT_CONTEXT, 400)
+    good = base64.b64encode(b'{"custom": {"k": "v"}}').decode()
+    assert lam.invoke(FunctionName=fname, ClientContext=good)["StatusCode"] == 200
+
+
 def test_invoke_payload_over_6_mb_is_refused(lam: Any, make: Callable[..., dict[str, Any]], fname: str) -> None:
     make(fname)
     with pytest.raises(ClientError) as raised:

@@ -27,6 +27,8 @@ class Config:
     rotation_backoff: float = BACKOFF_BASE.total_seconds()  # the first retry's delay, doubling each time
     rotation_lease: float = 30.0  # seconds a node's claim on a rotation lasts unless renewed
     store: str | None = None  # a postgresql:// URL: a database shared by several nodes (else SQLite in data_dir)
+    tls_cert: str | None = None  # with tls_key, files: serve HTTPS
+    tls_key: str | None = None
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -35,7 +37,9 @@ class Config:
     @property
     def endpoint(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104 - not a bind
-        return f"http://{host}:{self.port}"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{'https' if self.tls_cert else 'http'}://{host}:{self.port}"
 
     @property
     def database(self) -> Path:
@@ -47,4 +51,5 @@ class Config:
 
 
 def data_dir_from(flag: str | None) -> Path:
-    return Path(flag or os.environ.get("TUMBLER_DATA_DIR") or DEFAULT_DATA_DIR)
+    """The data directory, as an absolute path: messages and ``tumbler env`` name it wherever they run."""
+    return Path(flag or os.environ.get("TUMBLER_DATA_DIR") or DEFAULT_DATA_DIR).absolute()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,14 @@ def print_rotations(config: Config, secret_id: str, region: str | None, *, as_js
     if as_json:
         print(orjson.dumps(rows, default=str).decode())
         return 0
-    for row in rows:
-        error = f"  {row['last_error']}" if row["last_error"] else ""
+    if not rows:
+        print(f"no rotations yet for {secret.name if secret else secret_id}")
+        return 0
+    print(f"{'CREATED':<20}  {'STATE':<9}  {'STEP':<12}  {'ATTEMPT':<7}  {'VERSION':<36}  ERROR")
+    for rotation, row in zip(found, rows, strict=True):
         print(
-            f"{row['created']}  {row['state']:<9}  {row['step']:<12}  attempt {row['attempt']}  {row['token']}{error}"
+            f"{rotation.created.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}  {row['state']:<9}  {row['step']:<12}  "
+            f"{row['attempt']:<7}  {row['token']:<36}  {row['last_error'] or ''}".rstrip()
         )
     return 0
 
@@ -64,7 +69,7 @@ def print_logs(data_dir: Path, function: str, tail: int) -> int:
 
 def print_preview(config: Config, args: Any) -> int:
     """The next rotation windows of a secret, or of rules given on the command line."""
-    from datetime import UTC, datetime
+    from datetime import datetime
 
     from tumbler.core import schedule
     from tumbler.core.errors import DomainError
@@ -90,7 +95,7 @@ def print_preview(config: Config, args: Any) -> int:
         rules = schedule.parse_rules(raw)
     except DomainError as err:
         print(f"tumbler: invalid rules: {err.message}", file=sys.stderr)
-        return 2
+        return 1
     first_after = last or created
     for window in schedule.windows(rules, last, created, max(now, first_after), args.count):
         print(f"{window.start:%Y-%m-%d %H:%M} UTC  ->  {window.end:%Y-%m-%d %H:%M} UTC")

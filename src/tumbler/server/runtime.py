@@ -22,7 +22,7 @@ from tumbler.rotation.builtins import rotators as builtin_rotators
 from tumbler.rotation.engine import RotationEngine
 from tumbler.rotation.loop import Waker, run_engine
 from tumbler.rotation.scheduler import Scheduler
-from tumbler.server import credentials
+from tumbler.server import credentials, keys
 from tumbler.server.app import App
 from tumbler.server.config import Config
 from tumbler.wire.sigv4 import Verifier
@@ -45,7 +45,7 @@ def open_runtime(config: Config) -> Runtime:
     """Open (creating on first use) the data directory's store, master key and keyring."""
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_store(config)
-    master = load_master_key(config.data_dir, os.environ)
+    master = keys.master_key_for(store, config.data_dir)  # refuses to make a new key for existing data
 
     def key_names() -> list[tuple[str, str]]:
         with store.reader() as reader:

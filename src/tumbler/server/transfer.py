@@ -51,11 +51,34 @@ def export_store(store: Store, path: Path, *, show: bool = True) -> Counter[str]
 
 
 def _lines(source: IO[bytes]) -> Iterator[dict[str, Any]]:
-    header = orjson.loads(source.readline())
-    if header.get("format") != FORMAT:
-        raise ValueError(f"not a Tumbler export (format {header.get('format')!r})")
-    for line in source:
-        yield orjson.loads(line)
+    """The items after the header; ValueError (one line, naming the line) for anything else."""
+    name = getattr(source, "name", "the file")
+    try:
+        header = orjson.loads(source.readline())
+    except orjson.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"{name} is not a Tumbler export (its first line is not a {FORMAT} header)")
+    for number, line in enumerate(source, 2):
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            item = None
+        if not isinstance(item, dict) or not ("counts" in item or {"table", "row"} <= item.keys()):
+            raise ValueError(f"{name}, line {number}: not a line of a Tumbler export")
+        if "table" in item and (item["table"] not in TABLES or not isinstance(item["row"], dict)):
+            raise ValueError(f"{name}, line {number}: not a row of a Tumbler table")
+        yield item
+
+
+def wrapped_keys(path: Path) -> Iterator[tuple[str, bytes]]:
+    """(owner, wrapped data key) of every secret and access key in an export, reading the whole file."""
+    with path.open("rb") as source:
+        for item in _lines(source):
+            row = _decode(item["row"]) if "table" in item else {}
+            key = row.get("wrapped_key")
+            if item.get("table") in ("secrets", "access_keys") and isinstance(key, bytes):
+                yield str(row.get("arn") or row.get("access_key_id")), key
 
 
 def import_store(store: Store, path: Path, *, show: bool = True) -> dict[str, tuple[int, int]]:

@@ -134,13 +134,22 @@ class MasterKey:
 
 def load_master_key(data_dir: Path, env: Mapping[str, str]) -> MasterKey:
     """The master key from ``TUMBLER_MASTER_KEY`` if set, else from the key file (created if absent)."""
+    if ENV_VAR not in env and not (data_dir / FILE_NAME).exists():
+        _create_key_file(data_dir)
+    found = existing_master_key(data_dir, env)
+    assert found is not None  # created just above if it was not there
+    return found
+
+
+def existing_master_key(data_dir: Path, env: Mapping[str, str]) -> MasterKey | None:
+    """The master key from ``TUMBLER_MASTER_KEY`` if set, else from the key file; None if neither exists."""
     path = data_dir / FILE_NAME
     if ENV_VAR in env:
         if path.exists():
             log.warning("%s is set, so %s is ignored", ENV_VAR, path)
         return _parse_env(env[ENV_VAR])
     if not path.exists():
-        _create_key_file(data_dir)
+        return None
     return _read_key_file(path)
 
 

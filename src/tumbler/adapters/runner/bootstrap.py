@@ -258,6 +258,7 @@ def lambda_environment(fn: FunctionSpec, request: InvokeRequest) -> dict[str, st
         SECRETS_MANAGER_ENDPOINT=request.endpoint,  # what the AWS rotation templates call
     )
     env.update((k, v) for k, v in request.credentials.items() if k in CREDENTIAL_KEYS)
+    env.update({"AWS_CA_BUNDLE": ca} if (ca := os.environ.get("TUMBLER_CA_BUNDLE")) else {})  # a self-signed server
     return env
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -16,6 +17,7 @@ from tumbler.ports.runner import InvokeResult
 
 TAIL_BYTES = 4096  # LogType=Tail: the last 4 KB of the log, base64-encoded in X-Amz-Log-Result
 NOT_JSON = "Could not parse request body into json: Could not parse payload into json: {}"
+BAD_CLIENT_CONTEXT = "Client context must be a valid Base64-encoded JSON object."
 
 
 class Host(Protocol):
@@ -29,6 +31,7 @@ class Host(Protocol):
 @operation("Invoke")
 def invoke(ctx: Context, params: Params) -> Result:
     name = common.function_name(ctx, params["FunctionName"], params.get("Qualifier"))
+    _check_client_context(params.get("ClientContext"))
     event = _event(params.get("Payload"))
     kind = params.get("InvocationType", "RequestResponse")
     host: Host = ctx.services.functions
@@ -46,6 +49,18 @@ def invoke(ctx: Context, params: Params) -> Result:
     if params.get("LogType") == "Tail":
         out["LogResult"] = base64.b64encode(result.log.encode("utf-8")[-TAIL_BYTES:]).decode("ascii")
     return out
+
+
+def _check_client_context(context: str | None) -> None:
+    """The X-Amz-Client-Context header, when present, must be base64 of a JSON object."""
+    if context is None:
+        return
+    try:
+        decoded = orjson.loads(base64.b64decode(context, validate=True))
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(BAD_CLIENT_CONTEXT) from None
+    if not isinstance(decoded, dict):
+        raise InvalidRequest(BAD_CLIENT_CONTEXT)
 
 
 def _event(payload: bytes | None) -> bytes:

@@ -15,6 +15,7 @@ from tumbler.core.secrets import Replica, Secret
 from tumbler.ops.context import Context, Params, Result
 from tumbler.ops.secretsmanager import common
 from tumbler.ops.secretsmanager.common import operation
+from tumbler.ops.secretsmanager.tags import require_members
 from tumbler.ports.store import UnitOfWork
 
 NAME_TAKEN = "Replication failed: Secret name already exists in destination region."
@@ -29,6 +30,7 @@ def replica_arn(arn: str, region: str) -> str:
 def add_replicas(
     uow: UnitOfWork, ctx: Context, secret: Secret, regions: list[dict[str, Any]], force: bool
 ) -> list[dict[str, Any]]:
+    require_members(regions, "addReplicaRegions", "Region")
     for entry in regions:
         region = entry["Region"]
         if region == secret.region:

@@ -11,7 +11,7 @@ from tumbler.ops.context import Context, Params, Result
 from tumbler.ops.secretsmanager import common
 from tumbler.ops.secretsmanager.common import operation
 from tumbler.ops.secretsmanager.replication import add_replicas
-from tumbler.ops.secretsmanager.tags import check_tags
+from tumbler.ops.secretsmanager.tags import check_tags, require_members, tags_from
 from tumbler.ops.secretsmanager.versions import write_version
 from tumbler.ports.store import UnitOfWork
 
@@ -23,8 +23,9 @@ def create_secret(ctx: Context, params: Params) -> Result:
     name = common.check_name(params["Name"])
     value = common.value_from(params)
     token = params.get("ClientRequestToken") or str(uuid.uuid4())
-    tags = {t["Key"]: t.get("Value", "") for t in params.get("Tags", [])}
+    tags = tags_from(params.get("Tags", []))
     check_tags(tags)
+    require_members(params.get("AddReplicaRegions", []), "addReplicaRegions", "Region")
     kms_key_id = params.get("KmsKeyId") or None
     key_id = ctx.keyring.resolve_key(kms_key_id)
     with ctx.store.transaction() as uow:
