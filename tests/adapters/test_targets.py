@@ -18,10 +18,9 @@ import redis
 from psycopg import sql
 
 from tests.dbs import SUPERUSER_PASSWORD, MariaDB, PrivatePostgres
-from tumbler.adapters.targets import REDACTED, describe, open_target, postgresql, secrets_of
+from tumbler.adapters.targets import REDACTED, describe, open_target, secrets_of
 from tumbler.adapters.targets.mysql import regrant
 from tumbler.adapters.targets.redis import rules_of
-from tumbler.adapters.targets.scram import ScramKeys, same_as
 from tumbler.ports.target import CloneUser, Credentials, RotationTarget, SetPassword, TargetError
 
 OLD, NEW = "Old-pw-0123456789", "New-pw-9876543210"
@@ -233,20 +232,6 @@ def test_set_password_by_the_user_itself(server: Server, target: RotationTarget)
     assert works(target, server.creds(user, NEW))
 
 
-def test_scram_verifier_is_libpqs(postgres: Postgres) -> None:
-    """The verifier made here (with a PBKDF2 that lets other threads run) is the one libpq makes."""
-    admin = postgres.admin
-    with psycopg.connect(
-        host=admin.host, port=admin.port, user=admin.username, password=admin.password, dbname=admin.dbname
-    ) as conn:
-        made = conn.pgconn.encrypt_password(NEW.encode(), b"anyone", b"scram-sha-256").decode()
-    assert same_as(made, NEW)
-    assert not same_as(made, OLD)
-
-
-needs_key_logins = pytest.mark.skipif(not postgresql.LIBPQ_TAKES_SCRAM_KEYS, reason="libpq before 18 takes no keys")
-
-
 @pytest.fixture
 def pg_target() -> Iterator[RotationTarget]:
     opened = open_target("postgres")
@@ -254,116 +239,10 @@ def pg_target() -> Iterator[RotationTarget]:
     opened.close()
 
 
-@pytest.fixture
-def logins(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, bool]]:
-    """Each connection the PostgreSQL target tries from now on: (presented SCRAM keys, logged in)."""
-    tried: list[tuple[bool, bool]] = []
-    real = postgresql._connect
-
-    def spy(creds: Credentials, options: dict[str, Any]) -> Any:
-        try:
-            conn = real(creds, options)
-        except Exception:
-            tried.append(("scram_client_key" in options, False))
-            raise
-        tried.append(("scram_client_key" in options, True))
-        return conn
-
-    monkeypatch.setattr(postgresql, "_connect", spy)
-    return tried
-
-
-@needs_key_logins
-def test_the_login_after_a_password_change_presents_its_keys(
-    postgres: Postgres, pg_target: RotationTarget, logins: list[tuple[bool, bool]]
-) -> None:
-    user = user_of(postgres)
-    pg_target.set_password(SetPassword(postgres.admin, user, NEW))
-    assert (postgres.host, postgres.port, user) in postgresql.FRESH
-    logins.clear()
-    assert works(pg_target, postgres.creds(user, NEW))
-    assert works(pg_target, postgres.creds(user, NEW))
-    assert logins == [(True, True), (False, True)]  # the keys serve one login; the next derives them
-    assert (postgres.host, postgres.port, user) not in postgresql.FRESH
-
-
-@needs_key_logins
-def test_keys_log_in_only_where_the_server_holds_their_verifier(postgres: Postgres) -> None:
-    """libpq logs in with the keys a verifier was made from; the same password set with another salt refuses them."""
-    user, keys = user_of(postgres), ScramKeys.derive(NEW, bytes(16), 4096)
-    postgres._run(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(user), sql.Literal(keys.verifier())))
-
-    def with_keys() -> bool:
-        options: dict[str, Any] = {"user": user, "password": "not-the-password", **keys.libpq_options()}
-        try:  # the keys alone must do
-            psycopg.connect(host=postgres.host, port=postgres.port, dbname="postgres", **options).close()
-        except psycopg.OperationalError:
-            return False
-        return True
-
-    assert with_keys()
-    postgres.set_here(user, NEW)
-    assert not with_keys()
-
-
-@needs_key_logins
-def test_refused_keys_leave_the_answer_to_the_password(
-    postgres: Postgres, pg_target: RotationTarget, logins: list[tuple[bool, bool]]
-) -> None:
-    user = user_of(postgres)
-    pg_target.set_password(SetPassword(postgres.admin, user, NEW))
-    postgres.set_here(user, NEW)
-    logins.clear()
-    assert works(pg_target, postgres.creds(user, NEW))
-    assert logins == [(True, False), (False, True)]
-    pg_target.set_password(SetPassword(postgres.admin, user, OLD))
-    postgres.set_here(user, NEW)
-    assert not works(pg_target, postgres.creds(user, OLD))  # neither the keys nor the password
-
-
-@needs_key_logins
-def test_keys_are_not_retried_on_a_server_that_is_not_there(
-    postgres: Postgres, pg_target: RotationTarget, logins: list[tuple[bool, bool]]
-) -> None:
-    down = Credentials(postgres.host, 1, "someone", NEW, "postgres", ssl=False)
-    postgresql.FRESH.put((down.host, down.port, down.username), NEW, ScramKeys.derive(NEW, bytes(16), 16))
-    assert not works(pg_target, down)
-    assert logins == [(True, False)]  # no second wait for the same refusal
-
-
-@needs_key_logins
-def test_a_clone_s_password_is_tested_with_its_keys(
-    postgres: Postgres, pg_target: RotationTarget, logins: list[tuple[bool, bool]]
-) -> None:
-    user = user_of(postgres)
-    clone = user + "_clone"
-    postgres.made.append(clone)
-    for password in (OLD, NEW):  # created, then found and given a new password
-        pg_target.clone_user(CloneUser(postgres.admin, user, clone, password))
-        logins.clear()
-        assert works(pg_target, postgres.creds(clone, password))
-        assert logins == [(True, True)]
-    missing = unique("tmb_missing")
-    with pytest.raises(TargetError):
-        pg_target.clone_user(CloneUser(postgres.admin, missing, missing + "_clone", NEW))
-    assert (postgres.host, postgres.port, missing + "_clone") not in postgresql.FRESH
-
-
-def test_keys_are_kept_only_where_libpq_takes_them(
-    postgres: Postgres, pg_target: RotationTarget, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(postgresql, "LIBPQ_TAKES_SCRAM_KEYS", False)
-    user = user_of(postgres)
-    pg_target.set_password(SetPassword(postgres.admin, user, NEW))
-    assert (postgres.host, postgres.port, user) not in postgresql.FRESH
-    assert works(pg_target, postgres.creds(user, NEW))
-
-
 @pytest.mark.parametrize("password", ["Pässwörd-0123456789", "ﬁ-ligature-ⅸ-0123"])  # SASLprep'd by libpq
 def test_set_password_outside_ascii(postgres: Postgres, pg_target: RotationTarget, password: str) -> None:
     user = user_of(postgres)
     pg_target.set_password(SetPassword(postgres.admin, user, password))
-    assert (postgres.host, postgres.port, user) not in postgresql.FRESH  # libpq made the verifier
     assert works(pg_target, postgres.creds(user, password))
     assert not works(pg_target, postgres.creds(user, OLD))
 

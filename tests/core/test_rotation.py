@@ -68,3 +68,9 @@ def test_abandoned_when_current_moves_elsewhere() -> None:
     assert not machine.was_abandoned(r, "tok")
     assert machine.was_abandoned(r, "someone-else")
     assert machine.abandon(r, T0, "why").state is State.ABANDONED
+
+
+def test_unfinished_is_awspending_on_a_version_that_is_not_awscurrent() -> None:
+    assert machine.unfinished({"AWSCURRENT": "a", "AWSPENDING": "b"}) == "b"
+    assert machine.unfinished({"AWSCURRENT": "a", "AWSPENDING": "a"}) is None  # finished, not yet settled
+    assert machine.unfinished({"AWSCURRENT": "a"}) is None

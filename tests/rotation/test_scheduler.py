@@ -2,12 +2,12 @@
 
 The scheduler and engine run against a real SQLite store and keyring; the rotation function
 is an in-process fake that does what AWS's generic template does, through the operations.
+tests/rotation/test_engine.py runs the engine with real functions, out of process.
 """
 
 from __future__ import annotations
 
 import collections
-import dataclasses
 import json
 import random
 import threading
@@ -28,10 +28,9 @@ from tumbler.ops.context import Context
 from tumbler.ops.secretsmanager import OPERATIONS
 from tumbler.ports.runner import InvokeResult
 from tumbler.ports.services import Services
-from tumbler.rotation import engine as engine_module
 from tumbler.rotation.engine import RotationEngine
-from tumbler.rotation.folding import FoldingStore
 from tumbler.rotation.scheduler import Scheduler
+from tumbler.rotation.start import start_rotation
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:fake"
 T0 = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
@@ -47,7 +46,7 @@ class Clock:
 
 @dataclass
 class FakeFunction:
-    """The generic template's four steps, in-process, through the Secrets Manager operations: a built-in."""
+    """The generic template's four steps, in-process, through the Secrets Manager operations."""
 
     services: Services | None = None
     calls: list[str] = field(default_factory=list)
@@ -55,8 +54,10 @@ class FakeFunction:
     gates: dict[str, threading.Event] = field(default_factory=dict)  # secret name -> opened to let its steps run
     before: dict[str, Callable[[], None]] = field(default_factory=dict)  # step -> run before it
 
-    def has_builtin(self, name: str) -> bool:
-        return True
+    builtins: Any = field(default_factory=lambda: {"fake": None})  # RotateSecret finds it
+
+    def invoke_async(self, region: str, function: str, payload: bytes) -> None:
+        raise NotImplementedError
 
     def invoke(self, region: str, function: str, payload: bytes, *, redact: Any = ()) -> InvokeResult:
         event = json.loads(payload)
@@ -118,8 +119,8 @@ def world(tmp_path: Path) -> World:
     clock, fn = Clock(T0), FakeFunction()
     store = SqliteStore(tmp_path / "t.db")
     services = Services(store=store, keyring=Keyring(MasterKey.generate()), clock=clock, account_id="123456789012",
-                        functions=fn)  # fmt: skip
-    fn.services = dataclasses.replace(services, store=FoldingStore(store))  # as a built-in's operations see it
+                        functions=fn, start_rotation=start_rotation)  # fmt: skip
+    fn.services = services
     return World(services, clock, fn, RotationEngine(services), Scheduler(services, rng=random.Random(7)))
 
 
@@ -179,58 +180,29 @@ def test_rotations_run_side_by_side_and_each_step_once(world: World) -> None:
     assert all(run.state is State.SUCCEEDED for i in range(20) for run in world.history(f"p{i}"))
 
 
-def test_a_builtins_set_test_and_finish_steps_are_journaled_in_one_commit(world: World, monkeypatch: Any) -> None:
-    """The fake runs in process, as a built-in does: setSecret's and testSecret's journal records wait for
-    finishSecret's, two commits fewer than a step at a time; every step still runs once and the rotation
-    succeeds."""
-    store, commits = world.services.store, []
-    transaction = store.transaction
-
-    def counted() -> Any:
-        commits.append(1)
-        return transaction()
-
-    monkeypatch.setattr(store, "transaction", counted)
-
-    def rotate(name: str) -> int:
-        world.op("CreateSecret", Name=name, SecretString="initial")
-        world.op("RotateSecret", SecretId=name, RotationLambdaARN=FN)
-        world.fn.calls.clear()
-        commits.clear()
-        world.settle()
-        assert world.fn.calls == list(STEPS)
-        assert world.history(name)[0].state is State.SUCCEEDED
-        return len(commits)
-
-    ahead = rotate("ahead")
-    monkeypatch.setattr(engine_module, "RUN_AHEAD_STEPS", frozenset())
-    assert rotate("one-at-a-time") == ahead + 2
-
-
-def test_a_builtin_is_abandoned_before_finishsecret_when_awscurrent_moved_during_its_steps(world: World) -> None:
-    """finishSecret runs ahead of the journal only while AWSCURRENT is where the rotation found it: a
-    value put by hand during testSecret stays current and the rotation is abandoned."""
+def test_a_rotation_is_abandoned_before_finishsecret_when_awscurrent_moved_during_its_steps(world: World) -> None:
+    """A value put by hand during testSecret stays current: the rotation is abandoned before its next step."""
     world.op("CreateSecret", Name="moved", SecretString="initial")
     world.op("RotateSecret", SecretId="moved", RotationLambdaARN=FN)
     manual: dict[str, Any] = {}
     world.fn.before["testSecret"] = lambda: manual.update(
         world.op("PutSecretValue", SecretId="moved", SecretString="manual")
     )
-    assert world.engine.run_due() == 1  # abandoned in the journal commit of its steps, not on a second claim
+    assert world.engine.run_due() == 1  # abandoned when testSecret's outcome is journaled, not on a second claim
     assert world.fn.calls == ["createSecret", "setSecret", "testSecret"]
     assert world.history("moved")[0].state is State.ABANDONED
     assert world.op("GetSecretValue", SecretId="moved")["VersionId"] == manual["VersionId"]
 
 
-def test_a_builtin_cancelled_during_its_steps_moves_no_label(world: World) -> None:
-    """finishSecret ran ahead of the journal, but the rotation was cancelled meanwhile: nothing it wrote
-    commits, and AWSCURRENT stays where it was."""
+def test_a_rotation_cancelled_during_a_step_runs_no_further_step(world: World) -> None:
+    """Cancelled during testSecret: its outcome is not journaled, finishSecret never runs, and AWSCURRENT
+    stays where it was."""
     world.op("CreateSecret", Name="cancelled", SecretString="initial")
     before = world.op("GetSecretValue", SecretId="cancelled")["VersionId"]
     world.op("RotateSecret", SecretId="cancelled", RotationLambdaARN=FN)
-    world.fn.before["finishSecret"] = lambda: world.op("CancelRotateSecret", SecretId="cancelled")
+    world.fn.before["testSecret"] = lambda: world.op("CancelRotateSecret", SecretId="cancelled")
     world.settle()
-    assert world.fn.calls == list(STEPS)
+    assert world.fn.calls == ["createSecret", "setSecret", "testSecret"]
     assert world.history("cancelled")[0].state is State.ABANDONED
     assert world.op("GetSecretValue", SecretId="cancelled")["VersionId"] == before
 

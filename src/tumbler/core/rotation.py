@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from tumbler.core.secrets import AWSCURRENT, AWSPENDING
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 TEST_ONLY = ("testSecret",)  # RotateImmediately=false: test the configuration, change nothing
@@ -139,3 +142,9 @@ def backoff(attempt: int, rng: random.Random, policy: RetryPolicy | None = None)
 def was_abandoned(rotation: Rotation, current: str | None) -> bool:
     """AWSCURRENT moved to a version that is neither where it started nor this rotation's."""
     return current not in (rotation.current_at_start, rotation.token)
+
+
+def unfinished(stages: Mapping[str, str]) -> str | None:
+    """The version of an unfinished rotation: AWSPENDING on a version that is not AWSCURRENT."""
+    pending, current = stages.get(AWSPENDING), stages.get(AWSCURRENT)
+    return pending if pending is not None and pending != current else None

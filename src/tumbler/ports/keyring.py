@@ -21,6 +21,14 @@ class Keyring(Protocol):
         """A fresh data key for a secret under ``key_id``, returned wrapped."""
         ...
 
+    def seal_value(self, wrapped_key: bytes, arn: str, version_id: str, value: SecretValue) -> bytes:
+        """Encrypt a version's value under its secret's data key, bound to that secret and version."""
+        ...
+
+    def open_value(self, wrapped_key: bytes, arn: str, version_id: str, blob: bytes) -> SecretValue:
+        """Decrypt what ``seal_value`` made for the same secret and version; else ``DecryptionFailure``."""
+        ...
+
     def seal(self, wrapped_key: bytes, key_aad: bytes, value: SecretValue, value_aad: bytes) -> bytes:
         """Encrypt ``value`` under the data key inside ``wrapped_key``."""
         ...

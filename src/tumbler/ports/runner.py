@@ -1,14 +1,19 @@
-"""The function-runner port: run a Lambda function's Python handler, outside the server process.
+"""The function ports: the host that runs functions by name, and the runner under it.
 
 The runner behaves as AWS Lambda's Python runtime does for the function: the same
 environment variables, context object, logging, error payloads and warm reuse of
 execution environments. What it returns is what the Lambda ``Invoke`` API answers.
 """
 
+from __future__ import annotations
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from tumbler.core.arns import function_not_found
+from tumbler.core.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -55,3 +60,51 @@ class FunctionRunner(Protocol):
     def close(self) -> None:
         """Stop every worker process."""
         ...
+
+
+class BuiltinFunction(Protocol):
+    """A function that ships with Tumbler and runs in its process (the built-in rotators)."""
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def environment(self) -> Mapping[str, str]:
+        """Its fixed settings, shown read-only as the function's Environment."""
+        ...
+
+    def __call__(self, region: str, payload: bytes) -> InvokeResult:
+        """Run one invocation; a function error is a result, never an exception."""
+        ...
+
+
+class FunctionHost(Protocol):
+    """Functions by name, partial ARN or ARN: what Invoke, the Lambda operations and rotation call."""
+
+    @property
+    def builtins(self) -> Mapping[str, BuiltinFunction]:
+        """The built-in functions by name: they exist in every region and are read-only."""
+        ...
+
+    def invoke(self, region: str, function: str, payload: bytes, *, redact: Sequence[str] = ()) -> InvokeResult:
+        """Run the function and wait for it. ``redact``: strings that must not appear in its log.
+
+        Raises ``NotFound`` for a function that does not exist."""
+        ...
+
+    def invoke_async(self, region: str, function: str, payload: bytes) -> None:
+        """An Event invocation: the function must exist now (else ``NotFound``); it runs later."""
+        ...
+
+
+class NoFunctions:
+    """The host where no function host is assembled: no function exists."""
+
+    builtins: Mapping[str, BuiltinFunction] = {}
+
+    def invoke(self, region: str, function: str, payload: bytes, *, redact: Sequence[str] = ()) -> InvokeResult:
+        raise NotFound(function_not_found(function))
+
+    def invoke_async(self, region: str, function: str, payload: bytes) -> None:
+        raise NotFound(function_not_found(function))
+

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from tumbler.ports.audit import AuditLog, NullAudit
 from tumbler.ports.clock import Clock
 from tumbler.ports.keyring import Keyring
+from tumbler.ports.rotations import StartRotation, not_assembled
+from tumbler.ports.runner import FunctionHost, NoFunctions
 from tumbler.ports.store import Store
 
 
@@ -19,6 +20,7 @@ class Services:
     clock: Clock
     account_id: str
     endpoint: str = "http://127.0.0.1:4590"  # where functions reach this server
-    functions: Any = None  # the FunctionHost (ports/runner.py) once the Lambda API is assembled
+    functions: FunctionHost = field(default_factory=NoFunctions)
     audit: AuditLog = field(default_factory=NullAudit)
     wake_rotations: Callable[[], None] = lambda: None  # tells the rotation engine new work is due
+    start_rotation: StartRotation = not_assembled  # rotation/start.py, for RotateSecret

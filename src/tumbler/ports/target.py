@@ -90,3 +90,27 @@ class RotationTarget(Protocol):
     def close(self) -> None:
         """Release any connection the target holds; the target may not be used afterwards."""
         ...
+
+
+class EngineFacts(Protocol):
+    """What a rotator must know of an engine before reaching it."""
+
+    @property
+    def default_port(self) -> int: ...
+
+    @property
+    def max_username(self) -> int | None:
+        """The longest user name the server accepts (None: no limit)."""
+        ...
+
+
+class Targets(Protocol):
+    """The engines the built-in rotators reach, by the secret JSON convention's ``engine`` value."""
+
+    def facts(self, engine: str) -> EngineFacts:
+        """Raises ``KeyError`` for an engine that is not known."""
+        ...
+
+    def open(self, engine: str) -> RotationTarget:
+        """A target for one rotation step, its errors sanitized; the caller closes it."""
+        ...

@@ -7,18 +7,17 @@ rotations, not with the number of secrets, and nothing is kept in memory between
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 import uuid
 from datetime import datetime, timedelta
 
-from tumbler.core import rotation as machine
 from tumbler.core import schedule
-from tumbler.core.secrets import AWSCURRENT, Secret
-from tumbler.ops.secretsmanager.rotation import reattempt, reserve_version, unfinished
+from tumbler.core.secrets import Secret
+from tumbler.ports.rotations import RotationStart
 from tumbler.ports.services import Services
 from tumbler.ports.store import UnitOfWork
+from tumbler.rotation.start import start_rotation
 
 log = logging.getLogger("tumbler.rotation")
 
@@ -68,27 +67,17 @@ class Scheduler:
         secret.rotation.next_rotation = None  # planned again when this rotation ends
         if due_at is not None and due_at > now:  # planned anew since our due list was read
             return False
+        uow.update_secret(secret)
         if due_at is None or not secret.rotation.enabled or not secret.rotation.lambda_arn or secret.is_deleted:
-            uow.update_secret(secret)
             return False
         if uow.active_rotation(secret.arn) is not None:
-            uow.update_secret(secret)  # already rotating (or retrying): never started twice
-            return False
-        pending = unfinished(secret)
-        if pending is not None:  # a rotation that ended unfinished is what is due: reattempt it
-            uow.update_secret(secret)
-            return reattempt(uow, secret, pending, secret.rotation.lambda_arn, now)
-        token = str(uuid.uuid4())
-        rotation = machine.begin(
-            str(uuid.uuid4()), secret.arn, secret.region, token, secret.rotation.lambda_arn, now,
-            secret.stages.get(AWSCURRENT),
-        )  # fmt: skip
-        rotation = dataclasses.replace(rotation, scheduled=True, late_by=self._late_by(secret, now))
-        reserve_version(uow, self.services.keyring, secret, token, now, copy_current=False)
-        uow.put_rotation(rotation)
-        if rotation.late_by:
-            log.info("scheduled rotation of %s started %s after its window closed", secret.arn, rotation.late_by)
-        return True
+            return False  # already rotating (or retrying): never started twice
+        late_by = self._late_by(secret, now)
+        start = RotationStart(str(uuid.uuid4()), secret.rotation.lambda_arn, now, scheduled=True, late_by=late_by)
+        started = start_rotation(uow, secret, start)
+        if started and late_by:
+            log.info("scheduled rotation of %s started %s after its window closed", secret.arn, late_by)
+        return started
 
     def _late_by(self, secret: Secret, now: datetime) -> timedelta | None:
         rules = schedule.parse_rules(secret.rotation.rules or {})

@@ -13,18 +13,21 @@ from tumbler.adapters.audit import JsonLinesAudit
 from tumbler.adapters.clock import SystemClock
 from tumbler.adapters.crypto.keyring import Keyring
 from tumbler.adapters.crypto.masterkey import load_master_key
+from tumbler.adapters.rotators import rotators as builtin_rotators
 from tumbler.adapters.runner.host import FunctionHost
 from tumbler.adapters.runner.subprocess import SubprocessRunner
 from tumbler.adapters.store.sqlite import SqliteStore
+from tumbler.adapters.targets import Registry as Targets
 from tumbler.ports.services import Services
 from tumbler.ports.store import Store
-from tumbler.rotation.builtins import rotators as builtin_rotators
 from tumbler.rotation.engine import RotationEngine
 from tumbler.rotation.loop import Waker, run_engine
 from tumbler.rotation.scheduler import Scheduler
+from tumbler.rotation.start import start_rotation
 from tumbler.server import credentials, keys
 from tumbler.server.app import App
 from tumbler.server.config import Config
+from tumbler.server.secrets_client import InProcessSecrets
 from tumbler.wire.sigv4 import Verifier
 
 log = logging.getLogger("tumbler.server")
@@ -71,9 +74,10 @@ def open_runtime(config: Config) -> Runtime:
         functions=functions,
         audit=JsonLinesAudit(config.data_dir / "audit.log"),
         wake_rotations=waker,
+        start_rotation=start_rotation,
     )
-    # -- built-in rotators (rotation/builtins.py): in-process functions, listed by ListFunctions --
-    functions.builtins.update(builtin_rotators(services))
+    # -- built-in rotators: in-process functions, listed by ListFunctions, that call the operations --
+    functions.builtins.update(builtin_rotators(lambda region: InProcessSecrets(services, region), Targets()))
     return Runtime(config, services, store, keyring, functions, waker)
 
 

@@ -39,6 +39,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from tumbler.adapters.crypto.masterkey import MasterKey, MasterKeyError
+from tumbler.core.aad import key_aad, value_aad
 from tumbler.core.errors import DecryptionFailure, EncryptionFailure, InvalidParameter
 from tumbler.core.secrets import SecretValue
 
@@ -285,6 +286,12 @@ class Keyring:
         return aead
 
     # -- values -----------------------------------------------------------------------------
+
+    def seal_value(self, wrapped_key: bytes, arn: str, version_id: str, value: SecretValue) -> bytes:
+        return self.seal(wrapped_key, key_aad(arn), value, value_aad(arn, version_id))
+
+    def open_value(self, wrapped_key: bytes, arn: str, version_id: str, blob: bytes) -> SecretValue:
+        return self.open(wrapped_key, key_aad(arn), blob, value_aad(arn, version_id))
 
     def seal(self, wrapped_key: bytes, key_aad: bytes, value: SecretValue, value_aad: bytes) -> bytes:
         payload = _encode_value(value)

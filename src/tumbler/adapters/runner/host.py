@@ -21,20 +21,20 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tumbler.core.arns import function_arn, function_not_found, parse_function_id
 from tumbler.core.errors import NotFound
-from tumbler.ops.lambda_.common import function_arn, not_found, parse_function_id, unsafe_member
-from tumbler.ports.runner import FunctionRunner, FunctionSpec, InvokeRequest, InvokeResult
+from tumbler.core.packages import unsafe_member
+from tumbler.ports.runner import BuiltinFunction, FunctionRunner, FunctionSpec, InvokeRequest, InvokeResult
 from tumbler.ports.store import FunctionRecord, Store
 
 log = logging.getLogger("tumbler.functions")
 
 Credentials = Callable[[FunctionRecord], Mapping[str, str]]
-# An in-process function: (region, payload) -> result. Built-in rotators will be registered here.
-Builtin = Callable[[str, bytes], InvokeResult]
 
 
 class FunctionHost:
-    """``invoke`` a function by name, partial ARN or ARN; ``invoke_async`` for Event invocations."""
+    """``ports.runner.FunctionHost``: ``invoke`` a function by name, partial ARN or ARN; ``invoke_async``
+    for Event invocations."""
 
     def __init__(
         self,
@@ -56,13 +56,9 @@ class FunctionHost:
         self._credentials = credentials  # later: the function's execution role, scoped
         self._account_id = account_id
         # Checked before the store: a built-in function needs no package and no worker process.
-        self.builtins: dict[str, Builtin] = {}
+        self.builtins: dict[str, BuiltinFunction] = {}
         self._unpacking = threading.Lock()
         self._events = ThreadPoolExecutor(max_workers=event_workers, thread_name_prefix="tumbler-event")
-
-    def has_builtin(self, name: str) -> bool:
-        """True if ``name`` is a built-in function (it exists in every region, read-only)."""
-        return name in self.builtins
 
     def invoke(self, region: str, function: str, payload: bytes, *, redact: Sequence[str] = ()) -> InvokeResult:
         """Run the function and wait for it. ``redact``: strings that must not appear in its log."""
@@ -95,14 +91,14 @@ class FunctionHost:
         name, qualifier, arn_region, account = parse_function_id(function)
         fn_region = arn_region or region
         if (account or self._account_id) != self._account_id or qualifier not in (None, "$LATEST"):
-            raise NotFound(not_found(function_arn(fn_region, account or self._account_id, name, qualifier)))
+            raise NotFound(function_not_found(function_arn(fn_region, account or self._account_id, name, qualifier)))
         return name, fn_region
 
     def _record(self, region: str, name: str) -> FunctionRecord:
         with self._store.reader() as reader:
             record = reader.function(region, name)
         if record is None:
-            raise NotFound(not_found(function_arn(region, self._account_id, name)))
+            raise NotFound(function_not_found(function_arn(region, self._account_id, name)))
         return record
 
     def _spec(self, record: FunctionRecord) -> FunctionSpec:

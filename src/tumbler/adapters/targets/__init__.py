@@ -86,6 +86,16 @@ def describe(err: BaseException, secrets: Iterable[str]) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
 
 
+class Registry:
+    """``ports.target.Targets``: the engines above."""
+
+    def facts(self, engine: str) -> Engine:
+        return ENGINES[engine]
+
+    def open(self, engine: str) -> RotationTarget:
+        return open_target(engine)
+
+
 class Sanitized:
     """A target whose every error is a ``TargetError`` without a password in it."""
 
@@ -113,4 +123,4 @@ class Sanitized:
         raise TargetError(message)  # out here: no __context__ keeps the driver's exception alive
 
 
-__all__ = ["ENGINES", "REDACTED", "Engine", "Sanitized", "TargetError", "describe", "open_target", "redact"]
+__all__ = ["ENGINES", "REDACTED", "Engine", "Registry", "Sanitized", "TargetError", "describe", "open_target", "redact"]

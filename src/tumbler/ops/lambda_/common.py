@@ -9,14 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import re
 import uuid
 import zipfile
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 from typing import Any
 
+from tumbler.core.arns import function_arn, function_not_found, parse_function_id
 from tumbler.core.errors import InvalidParameter, NotFound, PreconditionNotMet
+from tumbler.core.packages import unsafe_member
 from tumbler.ops.context import Context, Params, Registry, Result
 from tumbler.ports.store import FunctionRecord, Reader
 
@@ -33,26 +33,6 @@ REVISION_MISMATCH = (
     "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
 )
 
-# The model's NamespacedFunctionName: a name, a partial ARN (ACCOUNT:function:NAME) or a full ARN,
-# each optionally followed by ":QUALIFIER".
-_FUNCTION_ID = re.compile(
-    r"(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):)?"
-    r"(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[A-Za-z0-9_.-]+)(?::(?P<qualifier>[A-Za-z0-9_$.-]+))?"
-)
-
-
-def parse_function_id(identifier: str) -> tuple[str, str | None, str | None, str | None]:
-    """(name, qualifier, region, account) of a function name, partial ARN or ARN."""
-    found = _FUNCTION_ID.fullmatch(identifier)
-    if found is None:  # the model's pattern was checked already; this is a name we cannot own
-        return identifier, None, None, None
-    return found["name"], found["qualifier"], found["region"], found["account"]
-
-
-def function_arn(region: str, account: str, name: str, qualifier: str | None = None) -> str:
-    arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
-    return f"{arn}:{qualifier}" if qualifier else arn
-
 
 def function_name(ctx: Context, identifier: str, qualifier: str | None = None) -> str:
     """The name of the unpublished ($LATEST) function ``identifier`` designates in the caller's region.
@@ -67,12 +47,8 @@ def function_name(ctx: Context, identifier: str, qualifier: str | None = None) -
     elsewhere = (region or ctx.region) != ctx.region or (account or ctx.account_id) != ctx.account_id
     if elsewhere or wanted not in (None, LATEST):
         arn = function_arn(region or ctx.region, account or ctx.account_id, name, wanted)
-        raise NotFound(not_found(arn))
+        raise NotFound(function_not_found(arn))
     return name
-
-
-def not_found(arn: str) -> str:
-    return f"Function not found: {arn}"
 
 
 def find(reader: Reader, ctx: Context, params: Params) -> FunctionRecord:
@@ -80,7 +56,7 @@ def find(reader: Reader, ctx: Context, params: Params) -> FunctionRecord:
     name = function_name(ctx, params["FunctionName"], params.get("Qualifier"))
     record = reader.function(ctx.region, name)
     if record is None:
-        raise NotFound(not_found(function_arn(ctx.region, ctx.account_id, name)))
+        raise NotFound(function_not_found(function_arn(ctx.region, ctx.account_id, name)))
     return record
 
 
@@ -110,12 +86,6 @@ def lambda_date(moment: datetime) -> str:
 def code_sha256(code: bytes) -> str:
     """CodeSha256: the base64 of the package's SHA-256 digest."""
     return base64.b64encode(hashlib.sha256(code).digest()).decode("ascii")
-
-
-def unsafe_member(name: str) -> bool:
-    """A zip entry that would land outside the directory it is unpacked into."""
-    path = PurePosixPath(name.replace("\\", "/"))
-    return path.is_absolute() or ".." in path.parts or (bool(path.parts) and ":" in path.parts[0])
 
 
 def check_zip(code: bytes) -> None:

@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from tumbler.core.arns import function_arn
 from tumbler.core.errors import AlreadyExists, InvalidInput, InvalidParameter
 from tumbler.ops.context import Context, Params, Result
 from tumbler.ops.lambda_ import common
@@ -42,7 +43,7 @@ RESERVED_MESSAGE = (
 # Only ListFunctions leaves these out; GetFunction has them.
 NOT_LISTED = ("State", "StateReason", "StateReasonCode", "LastUpdateStatus", "LastUpdateStatusReason",
               "LastUpdateStatusReasonCode", "RuntimeVersionConfig")  # fmt: skip
-# Built-in functions (the rotators of rotation/builtins.py) are the host's, in every region, and read-only:
+# Built-in functions (the rotators of adapters/rotators/) are the host's, in every region, and read-only:
 # changing one is refused as Lambda refuses to change a replicated (Lambda@Edge) function.
 BUILTIN_READ_ONLY = "Function {} is a Tumbler built-in function and is read-only: it cannot be updated or deleted."
 BUILTIN_SINCE = datetime(2025, 1, 1, tzinfo=UTC)  # built-ins change only with Tumbler itself
@@ -59,7 +60,7 @@ def create_function(ctx: Context, params: Params) -> Result:
     config = _new_config(ctx, name, params, code)
     _apply_settings(config, params)
     with ctx.store.transaction() as uow:
-        if uow.function(ctx.region, name) is not None or name in _builtins(ctx):
+        if uow.function(ctx.region, name) is not None or name in ctx.services.functions.builtins:
             raise AlreadyExists(f"Function already exist: {name}")
         uow.put_function(FunctionRecord(config["FunctionArn"], name, ctx.region, config, code))
     return common.configuration(config)
@@ -68,7 +69,7 @@ def create_function(ctx: Context, params: Params) -> Result:
 def _new_config(ctx: Context, name: str, params: Params, code: bytes) -> dict[str, Any]:
     config: dict[str, Any] = {
         "FunctionName": name,
-        "FunctionArn": common.function_arn(ctx.region, ctx.account_id, name),
+        "FunctionArn": function_arn(ctx.region, ctx.account_id, name),
         "Role": params["Role"],
         "Description": "",
         "Timeout": DEFAULT_TIMEOUT,
@@ -191,7 +192,7 @@ def list_functions(ctx: Context, params: Params) -> Result:
     marker = params.get("Marker")
     with ctx.store.reader() as reader:
         configs = {r.name: r.config for r in reader.list_functions(ctx.region)}
-    configs.update({name: _builtin_config(ctx, name) for name in _builtins(ctx)})
+    configs.update({name: _builtin_config(ctx, name) for name in ctx.services.functions.builtins})
     names = sorted(name for name in configs if marker is None or name > marker)
     page = names[:size]
     out: Result = {"Functions": [_listed(configs[name]) for name in page]}
@@ -244,14 +245,9 @@ def delete_function(ctx: Context, params: Params) -> Result:
 
 
 # -- built-in functions ------------------------------------------------------------------------------
-def _builtins(ctx: Context) -> dict[str, Any]:
-    """The host's built-in functions by name (none when no function host is assembled)."""
-    return dict(getattr(ctx.services.functions, "builtins", None) or {})
-
-
 def _builtin(ctx: Context, params: Params) -> dict[str, Any] | None:
     name = common.function_name(ctx, params["FunctionName"], params.get("Qualifier"))
-    return _builtin_config(ctx, name) if name in _builtins(ctx) else None
+    return _builtin_config(ctx, name) if name in ctx.services.functions.builtins else None
 
 
 def _refuse_builtin(ctx: Context, params: Params) -> None:
@@ -262,20 +258,20 @@ def _refuse_builtin(ctx: Context, params: Params) -> None:
 
 def _builtin_config(ctx: Context, name: str) -> dict[str, Any]:
     """A built-in's FunctionConfiguration: no package (CodeSize 0), its fixed settings as Environment."""
-    fn = _builtins(ctx)[name]
+    fn = ctx.services.functions.builtins[name]
     return {
         "FunctionName": name,
-        "FunctionArn": common.function_arn(ctx.region, ctx.account_id, name),
+        "FunctionArn": function_arn(ctx.region, ctx.account_id, name),
         "Runtime": "python3.12",
         "Handler": "tumbler.builtin",
         "CodeSize": 0,
         "CodeSha256": common.code_sha256(b""),
-        "Description": getattr(fn, "description", "Tumbler built-in function."),
+        "Description": fn.description,
         "Timeout": MAX_TIMEOUT,  # not enforced: a built-in's own connect timeouts bound it
         "MemorySize": DEFAULT_MEMORY,
         "LastModified": common.lambda_date(BUILTIN_SINCE),
         "Version": LATEST,
-        "Environment": {"Variables": dict(getattr(fn, "environment", {}))},
+        "Environment": {"Variables": dict(fn.environment)},
         "TracingConfig": {"Mode": "PassThrough"},
         "RevisionId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"tumbler:builtin:{name}")),
         "State": "Active",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
-from typing import Protocol
 
 import orjson
 
@@ -13,19 +11,10 @@ from tumbler.core.errors import InvalidRequest
 from tumbler.ops.context import Context, Params, Result
 from tumbler.ops.lambda_ import common
 from tumbler.ops.lambda_.common import LATEST, operation
-from tumbler.ports.runner import InvokeResult
 
 TAIL_BYTES = 4096  # LogType=Tail: the last 4 KB of the log, base64-encoded in X-Amz-Log-Result
 NOT_JSON = "Could not parse request body into json: Could not parse payload into json: {}"
 BAD_CLIENT_CONTEXT = "Client context must be a valid Base64-encoded JSON object."
-
-
-class Host(Protocol):
-    """What Invoke needs of the function host (``adapters/runner/host.py``)."""
-
-    def invoke(self, region: str, function: str, payload: bytes, *, redact: Sequence[str] = ()) -> InvokeResult: ...
-
-    def invoke_async(self, region: str, function: str, payload: bytes) -> None: ...
 
 
 @operation("Invoke")
@@ -34,7 +23,7 @@ def invoke(ctx: Context, params: Params) -> Result:
     _check_client_context(params.get("ClientContext"))
     event = _event(params.get("Payload"))
     kind = params.get("InvocationType", "RequestResponse")
-    host: Host = ctx.services.functions
+    host = ctx.services.functions
     if kind == "DryRun":
         with ctx.store.reader() as reader:
             common.find(reader, ctx, {"FunctionName": name})

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from tumbler.core import listing, schedule
+from tumbler.core.aad import key_aad as key_aad  # the operations and `tumbler keys` bind data keys with it
 from tumbler.core.errors import InvalidInput, InvalidParameter, InvalidRequest, NotFound
 from tumbler.core.secrets import MAX_VALUE_BYTES, Secret, SecretValue
 from tumbler.ops.context import Context, Params, Registry, Result
@@ -95,29 +96,15 @@ def filters_from(raw: list[dict[str, Any]] | None) -> list[listing.Filter]:
     return [listing.make_filter(f.get("Key"), f.get("Values")) for f in raw or []]
 
 
-def key_aad(arn: str) -> bytes:
-    return arn.encode()
-
-
-def value_aad(arn: str, version_id: str) -> bytes:
-    return f"{arn}\0{version_id}".encode()
-
-
 def seal(keyring: Keyring, wrapped_key: bytes, arn: str, version_id: str, value: SecretValue) -> bytes:
-    return keyring.seal(wrapped_key, key_aad(arn), value, value_aad(arn, version_id))
+    return keyring.seal_value(wrapped_key, arn, version_id, value)
 
 
 def unseal(keyring: Keyring, stored: StoredValue) -> SecretValue | None:
     """The plaintext of a stored version; None for a version created without a value."""
     if stored.blob is None:
         return None
-    keys_aad, versions_aad = _aads(stored.arn, stored.version_id)
-    return keyring.open(stored.wrapped_key, keys_aad, stored.blob, versions_aad)
-
-
-@lru_cache(maxsize=4096)  # every GetSecretValue opens a version, and clients read the same few
-def _aads(arn: str, version_id: str) -> tuple[bytes, bytes]:
-    return key_aad(arn), value_aad(arn, version_id)
+    return keyring.open_value(stored.wrapped_key, stored.arn, stored.version_id, stored.blob)
 
 
 def value_fields(value: SecretValue) -> Result:

@@ -4,7 +4,8 @@ Six functions, ``tumbler-{postgresql,mysql,redis}-{single,multi}-user``, named i
 ``RotationLambdaARN`` (``arn:aws:lambda:REGION:ACCOUNT:function:NAME``, any region) and listed by
 ListFunctions. The rotation engine drives them through its four steps, labels, retries, history and
 events exactly as it drives a user's function: they only answer each step with an ``InvokeResult``.
-Each step works through the Secrets Manager operations, so every rule of the API applies.
+Like a user's function, they act on secrets only through a Secrets Manager client
+(``ports.secrets_client``) and on databases through ``ports.target``, so every rule of the API applies.
 
 The secret is AWS's JSON convention: ``engine`` (postgres, aurora-postgresql, mysql, aurora-mysql,
 mariadb, redis), ``host``, ``port``, ``username``, ``password``, optional ``dbname`` and ``ssl``, and
@@ -22,7 +23,6 @@ Settings are fixed, the AWS templates' defaults, shown read-only as each functio
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import threading
@@ -34,19 +34,15 @@ from typing import Any
 
 import orjson
 
-from tumbler.adapters.targets import ENGINES, open_target, redact
-from tumbler.core.errors import DomainError, NotFound
 from tumbler.core.passwords import ROTATION_EXCLUDE_CHARACTERS, PasswordSpec, generate
+from tumbler.core.redact import redact
 from tumbler.core.secrets import AWSCURRENT, AWSPENDING, AWSPREVIOUS
-from tumbler.ops.context import Context, Params, Result
-from tumbler.ops.errors import SECRETSMANAGER
-from tumbler.ops.secretsmanager import OPERATIONS
 from tumbler.ports.runner import InvokeResult
-from tumbler.ports.services import Services
-from tumbler.ports.target import CloneUser, Credentials, RotationTarget, SetPassword, TargetError
-from tumbler.rotation.folding import FoldingStore
+from tumbler.ports.secrets_client import Response, SecretsClient, SecretsClientError, SecretsClients
+from tumbler.ports.target import CloneUser, Credentials, RotationTarget, SetPassword, TargetError, Targets
 
 log = logging.getLogger("tumbler.rotation.builtins")
+NOT_FOUND = "ResourceNotFoundException"
 
 CLONE_SUFFIX = "_clone"
 ALTERNATE = "alternate_username"
@@ -83,18 +79,17 @@ def function_name(family: Family, multi_user: bool) -> str:
     return f"tumbler-{family.name}-{'multi' if multi_user else 'single'}-user"
 
 
-def rotators(services: Services) -> dict[str, BuiltinRotator]:
+def rotators(clients: SecretsClients, targets: Targets) -> dict[str, BuiltinRotator]:
     """The six built-ins by function name, for ``FunctionHost.builtins``."""
-    made = (BuiltinRotator(services, family, multi) for family in FAMILIES for multi in (False, True))
+    made = (BuiltinRotator(clients, targets, family, multi) for family in FAMILIES for multi in (False, True))
     return {rotator.name: rotator for rotator in made}
 
 
 class BuiltinRotator:
     """One built-in function: ``(region, event payload) -> InvokeResult``, as ``FunctionHost`` calls it."""
 
-    def __init__(self, services: Services, family: Family, multi_user: bool) -> None:
-        # Its operations may share the engine's journal transaction (rotation/folding.py).
-        self.services = dataclasses.replace(services, store=FoldingStore(services.store))
+    def __init__(self, clients: SecretsClients, targets: Targets, family: Family, multi_user: bool) -> None:
+        self.clients, self.targets = clients, targets
         self.family, self.multi_user = family, multi_user
         self.name = function_name(family, multi_user)
         self.password = PasswordSpec(exclude_characters=family.exclude_characters)  # length 32, every type
@@ -165,7 +160,7 @@ class Run:
         self.lines: list[str] = []
         self.seen: set[str] = set()  # values masked in anything this run reports
         self.arn = self.token = self.step = ""
-        self.described: Result = {}  # DescribeSecret as the step began
+        self.described: Response = {}  # DescribeSecret as the step began
 
     # -- the handler, as the templates' lambda_handler -------------------------------------------
     def handle(self, event: Any) -> None:
@@ -185,7 +180,7 @@ class Run:
             steps[self.step]()
 
     def _staged_for_rotation(self) -> bool:
-        described = self.described = self.op("DescribeSecret", {"SecretId": self.arn})
+        described = self.described = self.client().describe_secret(SecretId=self.arn)
         if described.get("RotationEnabled") is False:
             raise Refused(f"Secret {self.arn} is not enabled for rotation")
         labels = described.get("VersionIdsToStages", {}).get(self.token)
@@ -208,8 +203,10 @@ class Run:
         if self.rotator.multi_user:
             pending.update(self.alternate(current))
         self.seen.add(pending["password"])
-        params = {"SecretId": self.arn, "ClientRequestToken": self.token, "VersionStages": [AWSPENDING]}
-        self.op("PutSecretValue", {**params, "SecretString": json.dumps(pending)})
+        text = json.dumps(pending)
+        self.client().put_secret_value(
+            SecretId=self.arn, ClientRequestToken=self.token, SecretString=text, VersionStages=[AWSPENDING]
+        )
         self.rotator.unset.add(self.arn, self.token)
         self.info(f"createSecret: Successfully put secret for ARN {self.arn} and version {self.token}.")
 
@@ -217,9 +214,9 @@ class Run:
         current, pending = self.secret(self.arn, AWSCURRENT), self.secret(self.arn, AWSPENDING, self.token)
         self._check_same_target(current, pending)  # before anything touches the server
         fresh = self.rotator.unset.take(self.arn, self.token)  # taken before anything can set it
-        target = open_target(current["engine"])
+        target = self.rotator.targets.open(current["engine"])
         try:
-            if not fresh and _login(target, credentials(pending)) is None:
+            if not fresh and _login(target, self.credentials(pending)) is None:
                 self.info(f"setSecret: AWSPENDING secret is already set as password for secret arn {self.arn}.")
                 return
             if self.rotator.multi_user:
@@ -232,9 +229,9 @@ class Run:
 
     def test_secret(self) -> None:
         pending = self.secret(self.arn, AWSPENDING, self.token)
-        target = open_target(pending["engine"])
+        target = self.rotator.targets.open(pending["engine"])
         try:
-            reason = _login(target, credentials(pending))
+            reason = _login(target, self.credentials(pending))
         finally:
             target.close()
         if reason is not None:
@@ -247,8 +244,9 @@ class Run:
         if current == self.token:
             self.info(f"finishSecret: Version {current} already marked as AWSCURRENT for {self.arn}")
             return
-        move: Params = {"SecretId": self.arn, "VersionStage": AWSCURRENT, "MoveToVersionId": self.token}
-        self.op("UpdateSecretVersionStage", {**move, **({"RemoveFromVersionId": current} if current else {})})
+        self.client().update_secret_version_stage(
+            SecretId=self.arn, VersionStage=AWSCURRENT, MoveToVersionId=self.token, RemoveFromVersionId=current
+        )
         self.info(f"finishSecret: Successfully set AWSCURRENT stage to version {self.token} for secret {self.arn}.")
 
     # -- setSecret, by strategy --------------------------------------------------------------------
@@ -260,7 +258,7 @@ class Run:
     def _set_alternate(self, target: RotationTarget, current: dict[str, Any], pending: dict[str, Any]) -> None:
         if not current.get("masterarn"):
             raise MissingKey("masterarn key is missing from secret JSON")
-        reason = _login(target, credentials(current))
+        reason = _login(target, self.credentials(current))
         if reason is not None:
             raise Refused(f"Unable to log into database using current credentials for secret {self.arn} ({reason})")
         master = self._master(target, current)
@@ -270,13 +268,13 @@ class Run:
 
     def _working_login(self, target: RotationTarget, current: dict[str, Any], pending: dict[str, Any]) -> Credentials:
         """AWSCURRENT's login, else AWSPREVIOUS's for the same user and host (a rotation finished out of band)."""
-        reason = _login(target, credentials(current))
+        reason = _login(target, self.credentials(current))
         if reason is None:
-            return credentials(current)
+            return self.credentials(current)
         previous = self._previous()
         same = previous is not None and previous["username"] == pending["username"]
-        if previous is not None and same and _endpoint(previous) == _endpoint(pending):
-            login = credentials({**previous, "ssl": current.get("ssl")})
+        if previous is not None and same and self._endpoint(previous) == self._endpoint(pending):
+            login = self.credentials({**previous, "ssl": current.get("ssl")})
             if _login(target, login) is None:
                 return login
         raise Refused(
@@ -286,11 +284,10 @@ class Run:
     def _master(self, target: RotationTarget, current: dict[str, Any]) -> Credentials:
         master_arn = str(current["masterarn"])
         master = self.secret(master_arn, AWSCURRENT)
-        if _endpoint(master) != _endpoint(current):
-            raise Refused(
-                f"Current database host {_endpoint(current)} is not the same host as master {_endpoint(master)}"
-            )
-        creds = credentials({**master, "dbname": current.get("dbname")})
+        host, master_host = self._endpoint(current), self._endpoint(master)
+        if master_host != host:
+            raise Refused(f"Current database host {host} is not the same host as master {master_host}")
+        creds = self.credentials({**master, "dbname": current.get("dbname")})
         reason = _login(target, creds)
         if reason is not None:
             raise Refused(f"Unable to log into database using credentials in master secret {master_arn} ({reason})")
@@ -310,10 +307,9 @@ class Run:
             raise Refused(
                 f"Attempting to modify user {pending['username']} other than current user {current['username']}"
             )
-        if _endpoint(pending) != _endpoint(current):
-            raise Refused(
-                f"Attempting to modify user for host {_endpoint(pending)} other than current host {_endpoint(current)}"
-            )
+        host, pending_host = self._endpoint(current), self._endpoint(pending)
+        if pending_host != host:
+            raise Refused(f"Attempting to modify user for host {pending_host} other than current host {host}")
 
     def alternate(self, current: dict[str, Any]) -> dict[str, Any]:
         """The fields that make the current secret name the other user of the pair."""
@@ -322,7 +318,7 @@ class Run:
             return {"username": str(other), ALTERNATE: username}
         if username.endswith(CLONE_SUFFIX):
             return {"username": username[: -len(CLONE_SUFFIX)]}
-        limit = ENGINES[current["engine"]].max_username
+        limit = self.rotator.targets.facts(current["engine"]).max_username
         if limit is not None and len(username) + len(CLONE_SUFFIX) > limit:
             raise Refused(
                 f"Unable to clone user, username length with {CLONE_SUFFIX} appended would exceed {limit} characters"
@@ -331,8 +327,8 @@ class Run:
 
     def secret(self, secret_id: str, stage: str, token: str | None = None) -> dict[str, Any]:
         """A version's JSON, checked like the templates' get_secret_dict; its password is remembered for masking."""
-        params: Params = {"SecretId": secret_id, "VersionStage": stage, **({"VersionId": token} if token else {})}
-        text = self.op("GetSecretValue", params, _region_of(secret_id, self.region)).get("SecretString")
+        client = self.client(_region_of(secret_id, self.region))
+        text = client.get_secret_value(SecretId=secret_id, VersionId=token, VersionStage=stage).get("SecretString")
         try:
             value = json.loads(text) if text is not None else None
         except ValueError:
@@ -352,20 +348,38 @@ class Run:
     def _pending_exists(self) -> bool:
         try:
             self.secret(self.arn, AWSPENDING, self.token)
-        except NotFound:
+        except SecretsClientError as err:
+            if err.code != NOT_FOUND:
+                raise
             return False
         return True
 
     def _previous(self) -> dict[str, Any] | None:
         try:
             return self.secret(self.arn, AWSPREVIOUS)
-        except (NotFound, Refused, MissingKey):
+        except SecretsClientError as err:
+            if err.code != NOT_FOUND:
+                raise
+            return None
+        except (Refused, MissingKey):
             return None
 
     # -- plumbing ---------------------------------------------------------------------------------
-    def op(self, name: str, params: Params, region: str | None = None) -> Result:
-        services = self.rotator.services
-        return OPERATIONS[name].func(Context(services, region or self.region, services.clock.now()), params)
+    def credentials(self, secret: dict[str, Any]) -> Credentials:
+        """The login a secret's JSON describes; ``port`` defaults to the engine's."""
+        port = self._port(secret)
+        dbname = str(secret["dbname"]) if secret.get("dbname") else None
+        host, user, password = str(secret["host"]), str(secret["username"]), str(secret["password"])
+        return Credentials(host, port, user, password, dbname, _ssl(secret.get("ssl")))
+
+    def _endpoint(self, secret: dict[str, Any]) -> str:
+        return f"{secret['host']}:{self._port(secret)}"
+
+    def _port(self, secret: dict[str, Any]) -> int:
+        return int(secret.get("port") or self.rotator.targets.facts(secret["engine"]).default_port)
+
+    def client(self, region: str | None = None) -> SecretsClient:
+        return self.rotator.clients(region or self.region)
 
     def info(self, message: str, level: str = "INFO") -> None:
         """A log line in the Lambda Python runtime's format."""
@@ -374,9 +388,8 @@ class Run:
 
     def failure(self, err: Exception) -> tuple[str, str]:
         """The Lambda errorType and errorMessage for ``err``, with every value this run read masked."""
-        if isinstance(err, DomainError):
-            kind = next((SECRETSMANAGER[k] for k in type(err).__mro__ if k in SECRETSMANAGER), "Error")
-            message = err.message
+        if isinstance(err, SecretsClientError):
+            kind, message = err.code, err.message
         elif isinstance(err, Refused | TargetError):
             kind, message = "ValueError", str(err)
         elif isinstance(err, KeyError):
@@ -392,16 +405,6 @@ class Run:
         return f"START RequestId: {rid} Version: $LATEST\n{body}END RequestId: {rid}\n{report}\n"
 
 
-def credentials(secret: dict[str, Any]) -> Credentials:
-    """The login a secret's JSON describes; ``port`` defaults to the engine's."""
-    engine = ENGINES[secret["engine"]]
-    port = int(secret.get("port") or engine.default_port)
-    dbname = str(secret["dbname"]) if secret.get("dbname") else None
-    return Credentials(
-        str(secret["host"]), port, str(secret["username"]), str(secret["password"]), dbname, _ssl(secret.get("ssl"))
-    )
-
-
 def _ssl(value: Any) -> bool | None:
     """The templates' reading of ``ssl``: a boolean, or "true"/"false" in any case; anything else is unset."""
     if isinstance(value, bool):
@@ -409,10 +412,6 @@ def _ssl(value: Any) -> bool | None:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     return None
-
-
-def _endpoint(secret: dict[str, Any]) -> str:
-    return f"{secret['host']}:{int(secret.get('port') or ENGINES[secret['engine']].default_port)}"
 
 
 def _login(target: RotationTarget, creds: Credentials) -> str | None:

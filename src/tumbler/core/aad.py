@@ -1,0 +1,13 @@
+"""What a secret's data key and its sealed values are bound to (their AAD): a blob moved elsewhere fails to open."""
+
+from __future__ import annotations
+
+
+def key_aad(arn: str) -> bytes:
+    """A secret's wrapped data key is bound to the secret."""
+    return arn.encode()
+
+
+def value_aad(arn: str, version_id: str) -> bytes:
+    """A sealed value is bound to its secret and version."""
+    return f"{arn}\0{version_id}".encode()

@@ -1,0 +1,62 @@
+"""The Secrets Manager client a built-in rotator gets: the operations themselves, called in this process.
+
+The operations run exactly as for a request (the same checks and errors); an error becomes a
+``SecretsClientError`` carrying the code the API would answer with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tumbler.core.errors import DomainError
+from tumbler.ops.context import Context
+from tumbler.ops.errors import SECRETSMANAGER
+from tumbler.ops.secretsmanager import OPERATIONS
+from tumbler.ports.secrets_client import Response, SecretsClientError
+from tumbler.ports.services import Services
+
+
+class InProcessSecrets:
+    """``ports.secrets_client.SecretsClient`` for one region."""
+
+    def __init__(self, services: Services, region: str) -> None:
+        self.services, self.region = services, region
+
+    def describe_secret(self, *, SecretId: str) -> Response:
+        return self._call("DescribeSecret", SecretId=SecretId)
+
+    def get_secret_value(
+        self, *, SecretId: str, VersionId: str | None = None, VersionStage: str | None = None
+    ) -> Response:
+        return self._call("GetSecretValue", SecretId=SecretId, VersionId=VersionId, VersionStage=VersionStage)
+
+    def put_secret_value(
+        self, *, SecretId: str, ClientRequestToken: str, SecretString: str, VersionStages: list[str]
+    ) -> Response:
+        return self._call(
+            "PutSecretValue",
+            SecretId=SecretId,
+            ClientRequestToken=ClientRequestToken,
+            SecretString=SecretString,
+            VersionStages=VersionStages,
+        )
+
+    def update_secret_version_stage(
+        self, *, SecretId: str, VersionStage: str, MoveToVersionId: str, RemoveFromVersionId: str | None = None
+    ) -> Response:
+        return self._call(
+            "UpdateSecretVersionStage",
+            SecretId=SecretId,
+            VersionStage=VersionStage,
+            MoveToVersionId=MoveToVersionId,
+            RemoveFromVersionId=RemoveFromVersionId,
+        )
+
+    def _call(self, operation: str, **params: Any) -> Response:
+        given = {name: value for name, value in params.items() if value is not None}  # as botocore omits them
+        context = Context(self.services, self.region, self.services.clock.now())
+        try:
+            return OPERATIONS[operation].func(context, given)
+        except DomainError as err:
+            code = next((SECRETSMANAGER[k] for k in type(err).__mro__ if k in SECRETSMANAGER), "InternalServiceError")
+            raise SecretsClientError(code, err.message) from None

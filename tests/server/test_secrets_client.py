@@ -1,0 +1,54 @@
+"""The secrets client a built-in rotator gets: the operations in process, errors as the API's codes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tumbler.adapters.crypto.keyring import Keyring
+from tumbler.adapters.crypto.masterkey import MasterKey
+from tumbler.adapters.store.sqlite import SqliteStore
+from tumbler.ports.secrets_client import SecretsClientError
+from tumbler.ports.services import Services
+from tumbler.server.secrets_client import InProcessSecrets
+
+
+class Clock:
+    def now(self) -> datetime:
+        return datetime(2026, 3, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> InProcessSecrets:
+    store = SqliteStore(tmp_path / "t.db")
+    services = Services(store=store, keyring=Keyring(MasterKey.generate()), clock=Clock(), account_id="123456789012")
+    return InProcessSecrets(services, "us-east-1")
+
+
+def test_the_four_template_calls(client: InProcessSecrets) -> None:
+    with pytest.raises(SecretsClientError) as missing:
+        client.describe_secret(SecretId="db")
+    assert (missing.value.code, missing.value.message) == (
+        "ResourceNotFoundException",
+        "Secrets Manager can't find the specified secret.",
+    )
+    client._call("CreateSecret", Name="db", SecretString="one", ClientRequestToken="a" * 32)
+    put = {"SecretId": "db", "ClientRequestToken": "b" * 32, "SecretString": "two"}
+    client.put_secret_value(**put, VersionStages=["AWSPENDING"])
+    pending = client.get_secret_value(SecretId="db", VersionId="b" * 32, VersionStage="AWSPENDING")
+    assert pending["SecretString"] == "two"
+    client.update_secret_version_stage(
+        SecretId="db", VersionStage="AWSCURRENT", MoveToVersionId="b" * 32, RemoveFromVersionId="a" * 32
+    )
+    assert client.get_secret_value(SecretId="db")["SecretString"] == "two"  # unset parameters are omitted
+    stages = client.describe_secret(SecretId="db")["VersionIdsToStages"]
+    assert stages == {"a" * 32: ["AWSPREVIOUS"], "b" * 32: ["AWSCURRENT", "AWSPENDING"]}
+
+
+def test_a_refused_call_carries_the_apis_code(client: InProcessSecrets) -> None:
+    client._call("CreateSecret", Name="db", SecretString="one")
+    with pytest.raises(SecretsClientError) as refused:
+        client.update_secret_version_stage(SecretId="db", VersionStage="AWSCURRENT", MoveToVersionId="c" * 32)
+    assert refused.value.code == "InvalidParameterException"
