@@ -122,7 +122,6 @@ class App:
     def _secretsmanager(self, scope: Scope, body: bytes) -> tuple[OperationModel, Registered, Context, Params]:
         """The operation a signed Secrets Manager request asks for, its params and its context."""
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        header_dict = dict(headers)  # the ASGI server gives header names in lower case
         caller = self.verifier.verify(
             scope["method"],
             scope.get("raw_path", b"/").decode("latin-1"),
@@ -130,11 +129,10 @@ class App:
             headers,
             body,
             service="secretsmanager",
-            header_dict=header_dict,
         )
         if scope["method"] != "POST":
             raise errors.error("secretsmanager", "UnknownOperationException", "Unknown operation.")
-        target = header_dict.get(b"x-amz-target")
+        target = dict(headers).get(b"x-amz-target")  # the ASGI server gives header names in lower case
         op_model, params = parse.parse_json(
             "secretsmanager", None if target is None else target.decode("latin-1"), body
         )
