@@ -14,12 +14,10 @@ may hold up the event loop or Secrets Manager's writers.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
@@ -71,7 +69,7 @@ class App:
                 await self._lifespan(receive, send)
             return
         started = time.perf_counter() if self.access_log else 0.0
-        request_id = next(_request_id.iterator)
+        request_id = str(uuid.uuid4())  # the form of AWS's x-amzn-RequestId
         operation = "-"
         is_lambda = scope["path"].startswith(LAMBDA_PREFIX)
         try:
@@ -94,14 +92,14 @@ class App:
         except WireError as err:
             status, headers, payload = _error_response(err, is_lambda)
         except Exception:
-            log.exception("internal error in %s (request %s)", operation, request_id.decode())
+            log.exception("internal error in %s (request %s)", operation, request_id)
             status, headers, payload = _error_response(_internal(is_lambda), is_lambda)
-        headers = [*headers, (b"x-amzn-requestid", request_id), (b"content-length", b"%d" % len(payload))]
+        headers = [*headers, (b"x-amzn-requestid", request_id.encode()), (b"content-length", b"%d" % len(payload))]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
         if self.access_log:
             elapsed = (time.perf_counter() - started) * 1000
-            log.info("%s %s %d %.1fms", request_id.decode(), operation, status, elapsed)
+            log.info("%s %s %d %.1fms", request_id, operation, status, elapsed)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -169,28 +167,6 @@ async def _in_pool(
     pool: ThreadPoolExecutor, func: Operation, ctx: Context, params: dict[str, Any], service: str
 ) -> dict[str, Any]:
     return await asyncio.get_running_loop().run_in_executor(pool, _call, func, ctx, params, service)
-
-
-class _RequestIds:
-    """UUID-shaped request ids, as the ASCII bytes of a header: a random prefix per process and a counter
-    (``uuid4()`` costs as much as a signature check's hashing). Unique within a process; across processes,
-    but for a 2**-76 chance.
-
-    ``next(ids.iterator)`` runs in C: every request takes one."""
-
-    def __init__(self) -> None:
-        self.reset()
-        os.register_at_fork(after_in_child=self.reset)  # a forked worker must not repeat its parent's ids
-
-    def reset(self) -> None:
-        r = uuid.uuid4().hex
-        head = f"{r[:8]}-{r[8:12]}-4{r[13:16]}-{'89ab'[int(r[16], 16) % 4]}{r[17:20]}-"
-        # The counter starts below 2**44, so it keeps to 12 hex digits for 2**48 - 2**44 requests.
-        counter = itertools.count(int(r[21:], 16))
-        self.iterator: Iterator[bytes] = map(head.encode().__add__, map(b"%012x".__mod__, counter))
-
-
-_request_id = _RequestIds()
 
 
 def _error_response(err: WireError, is_lambda: bool) -> Response:
