@@ -2,7 +2,7 @@
 
 A plain ASGI callable rather than a framework: the hot path (GetSecretValue) is one
 signature check, one parse, one store read and one decrypt, and nothing else should run.
-Read-only operations run on the event loop (SQLite reads take microseconds); writers run in
+Point reads run on the event loop (SQLite reads take microseconds); everything else runs in
 a thread pool, because a durable commit waits for the disk.
 
 Lambda's REST API shares the port: paths under ``/2015-03-31/functions`` (one string prefix
@@ -63,20 +63,17 @@ class App:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # An HTTP request is served here, not in a coroutine of its own: every request would pay for one.
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
                 await self._lifespan(receive, send)
             return
-        started = time.perf_counter() if self.access_log else 0.0
+        started = time.perf_counter()
         request_id = str(uuid.uuid4())  # the form of AWS's x-amzn-RequestId
         operation = "-"
         is_lambda = scope["path"].startswith(LAMBDA_PREFIX)
         try:
             limit, too_large = _lambda_limit(scope) if is_lambda else (MAX_BODY, _secretsmanager_too_large)
-            first = await receive()  # with the body whole in it as a rule: no coroutine to read it
-            whole = _whole_body(first, limit, too_large)
-            body = await _read_rest(receive, limit, too_large, first) if whole is None else whole
+            body = await _read_body(receive, limit, too_large)
             if is_lambda:
                 operation, (status, headers, payload) = await self._lambda(scope, body)
             elif scope["path"] == HEALTH_PATH and scope["method"] == "GET":
@@ -89,6 +86,9 @@ class App:
                 else:
                     result = await _in_pool(self.pool, registered.func, ctx, params, "secretsmanager")
                 status, headers, payload = 200, JSON_HEADERS, serialize.json_body(result)
+        except ClientGone:
+            log.info("%s: the client went away before its request was whole; nothing was run", request_id)
+            return
         except WireError as err:
             status, headers, payload = _error_response(err, is_lambda)
         except Exception:
@@ -196,27 +196,23 @@ def _lambda_limit(scope: Scope) -> tuple[int, Callable[[], WireError]]:
     return limit, lambda: errors.error("lambda", "RequestEntityTooLargeException", message)
 
 
-def _whole_body(message: Message, limit: int, too_large: Callable[[], WireError]) -> bytes | None:
-    """The body of a request that came in one message (the usual case); None if more is to come."""
-    if message.get("more_body"):
-        return None
-    body: bytes = message.get("body", b"")
-    if len(body) > limit:
-        raise too_large()
-    return body
+class ClientGone(Exception):
+    """The client closed the connection before its request's body was whole."""
 
 
-async def _read_rest(receive: Receive, limit: int, too_large: Callable[[], WireError], first: Message) -> bytes:
-    """The body of a request whose ``first`` message said more is to come, up to ``limit`` bytes."""
-    chunks: list[bytes] = [first.get("body", b"")]
-    size = len(chunks[0])
-    while size <= limit:
+async def _read_body(receive: Receive, limit: int, too_large: Callable[[], WireError]) -> bytes:
+    """The whole body, up to ``limit`` bytes. A body cut short by a disconnect is never taken for a whole one:
+    an operation must not run on part of what was signed and sent."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
         message = await receive()
-        chunk = message.get("body", b"")
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
+        if size > limit:
+            raise too_large()
         chunks.append(chunk)
-        if not message.get("more_body"):
-            if size > limit:
-                break
+        if not message.get("more_body", False):
             return b"".join(chunks)
-    raise too_large()
