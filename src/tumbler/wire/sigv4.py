@@ -252,8 +252,8 @@ class Verifier:
         self._dev = dev
         self._max_skew = max_skew
         self._now = now
-        # Four HMACs that depend on (secret, date, region, service) only: a client's key is the same all day,
-        # and deriving it on every request would cost a large share of the GetSecretValue throughput target.
+        # Kept for GetSecretValue's throughput target (≥ 10,000 requests/s): the key is four HMACs over
+        # (secret, date, region, service), the same for a client all day.
         self.signing_keys = lru_cache(maxsize=key_cache_size)(_derive_key)
 
     def verify(

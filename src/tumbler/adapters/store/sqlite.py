@@ -416,9 +416,11 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        # Kept for GetSecretValue's p99 < 5 ms at 2,000 requests/s: a read never waits for a commit.
         self._touches = AccessBatcher(self._write_touches)
         self._generation = Generation(path.with_name(path.name + "-gen"))
         self._values: dict[ValueKey, tuple[int, ValueRead]] = {}
+        # Kept for rotation within 2x of the raw database work: writers queue here, not in SQLite's busy sleeps.
         self._writers = WriterQueue()
         self._conn().executescript(SCHEMA)
 
