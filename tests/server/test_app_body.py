@@ -45,3 +45,19 @@ def test_a_body_over_the_limit_is_refused(app: App, parts: list[bytes]) -> None:
 @pytest.mark.parametrize("parts", [[b""], [b"{}"], [b"{", b"}"], [b"x" * (MAX_BODY // 2), b"x" * (MAX_BODY // 2)]])
 def test_a_body_within_the_limit_is_read_whole(app: App, parts: list[bytes]) -> None:
     assert _call(app, "/_tumbler/health", "GET", parts) == (200, {"status": "ok"})
+
+
+def test_a_disconnect_before_the_body_is_whole_answers_nothing(app: App) -> None:
+    messages: list[Message] = [{"type": "http.request", "body": b"{", "more_body": True}, {"type": "http.disconnect"}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/_tumbler/health", "raw_path": b"/_tumbler/health",
+             "query_string": b"", "headers": []}  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    assert sent == []  # the health check (or any operation) never ran on half a body

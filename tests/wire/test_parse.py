@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from unittest import mock
 from urllib.parse import parse_qs, urlencode
 
 import orjson
 import pytest
-from botocore.model import ShapeResolver
 from botocore.serialize import create_serializer
 from botocore.validate import ParamValidator
 
-from tumbler.wire import parse, spec
+from tumbler.wire import spec
 from tumbler.wire.errors import WireError
 from tumbler.wire.parse import compile_route, parse_json, parse_rest_json, route
 
@@ -394,8 +392,6 @@ def _generic(operation: str, data: dict[str, Any]) -> Any:
 
 
 def _fast(operation: str, data: dict[str, Any]) -> Any:
-    import orjson
-
     try:
         return parse_json("secretsmanager", f"secretsmanager.{operation}", orjson.dumps(data))[1]
     except WireError as err:
@@ -410,38 +406,5 @@ def test_flat_fast_path_answers_as_the_generic_path(operation: str) -> None:
         for name in names:
             data = {name: value}
             full = {n: value if n == name else "AWSCURRENT" for n in names}
-            for _ in range(2):  # the second time from the memo of accepted bodies, where accepted
-                assert _fast(operation, data) == _generic(operation, data), (name, value)
-                assert _fast(operation, full) == _generic(operation, full), (name, value)
-
-
-def test_remembered_params_are_copies() -> None:
-    body = b'{"SecretId": "memo/copies"}'
-    for _ in range(2):  # what the first parse kept, then what a hit gives
-        _, params = parse_json("secretsmanager", "secretsmanager.GetSecretValue", body)
-        params["SecretId"] = "changed"
-        params["VersionId"] = "added"
-    _, params = parse_json("secretsmanager", "secretsmanager.GetSecretValue", body)
-    assert params == {"SecretId": "memo/copies"}
-
-
-def test_memo_is_bounded_in_entries_and_body_size() -> None:
-    target = "secretsmanager.GetSecretValue"
-    long_id = "x" * parse.MEMO_BODY  # a valid SecretId (up to 2,048), in a body over the size kept
-    parse_json("secretsmanager", target, orjson.dumps({"SecretId": long_id}))
-    assert all(len(body) <= parse.MEMO_BODY for _, body in parse._ACCEPTED)
-    for i in range(parse.MEMO_ENTRIES + 10):
-        parse_json("secretsmanager", target, orjson.dumps({"SecretId": f"memo/{i}"}))
-    assert 0 < len(parse._ACCEPTED) <= parse.MEMO_ENTRIES
-
-
-def test_requests_with_a_sensitive_member_are_never_remembered() -> None:
-    def plan(sensitive: bool) -> parse.FlatPlan | None:
-        resolver = ShapeResolver({
-            "Req": {"type": "structure", "members": {"Token": {"shape": "Text"}}},
-            "Text": {"type": "string", "sensitive": sensitive},
-        })  # fmt: skip
-        return parse._flat_plan(f"memo-test-{sensitive}", resolver.get_shape_by_name("Req"))
-
-    assert plan(sensitive=False) == (mock.ANY, (), True)
-    assert plan(sensitive=True) == (mock.ANY, (), False)
+            assert _fast(operation, data) == _generic(operation, data), (name, value)
+            assert _fast(operation, full) == _generic(operation, full), (name, value)

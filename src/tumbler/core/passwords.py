@@ -24,7 +24,6 @@ import random
 import secrets
 import string
 from dataclasses import dataclass
-from functools import lru_cache
 
 from tumbler.core.errors import InvalidParameter
 
@@ -70,7 +69,6 @@ class Alphabet:
     required: tuple[frozenset[str], ...]
 
 
-@lru_cache(maxsize=64)  # a rotator asks with the same spec every time; a refusal is not cached
 def alphabet(spec: PasswordSpec) -> Alphabet:
     """The characters ``spec`` allows, or the InvalidParameter AWS answers with."""
     if not MIN_LENGTH <= spec.length <= MAX_LENGTH:

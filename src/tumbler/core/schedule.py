@@ -21,7 +21,6 @@ from calendar import monthrange
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -140,7 +139,6 @@ def _parse_duration(raw: object) -> timedelta | None:
     return timedelta(hours=hours)
 
 
-@lru_cache(maxsize=512)
 def _plan(rules: Rules) -> _Plan:
     if rules.after_days is not None:
         return _Plan(rules.duration or DAY, every_days=rules.after_days)

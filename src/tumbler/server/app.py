@@ -2,7 +2,7 @@
 
 A plain ASGI callable rather than a framework: the hot path (GetSecretValue) is one
 signature check, one parse, one store read and one decrypt, and nothing else should run.
-Read-only operations run on the event loop (SQLite reads take microseconds); writers run in
+Point reads run on the event loop (SQLite reads take microseconds); everything else runs in
 a thread pool, because a durable commit waits for the disk.
 
 Lambda's REST API shares the port: paths under ``/2015-03-31/functions`` (one string prefix
@@ -14,12 +14,10 @@ may hold up the event loop or Secrets Manager's writers.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
@@ -65,20 +63,17 @@ class App:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # An HTTP request is served here, not in a coroutine of its own: every request would pay for one.
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
                 await self._lifespan(receive, send)
             return
-        started = time.perf_counter() if self.access_log else 0.0
-        request_id = next(_request_id.iterator)
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())  # the form of AWS's x-amzn-RequestId
         operation = "-"
         is_lambda = scope["path"].startswith(LAMBDA_PREFIX)
         try:
             limit, too_large = _lambda_limit(scope) if is_lambda else (MAX_BODY, _secretsmanager_too_large)
-            first = await receive()  # with the body whole in it as a rule: no coroutine to read it
-            whole = _whole_body(first, limit, too_large)
-            body = await _read_rest(receive, limit, too_large, first) if whole is None else whole
+            body = await _read_body(receive, limit, too_large)
             if is_lambda:
                 operation, (status, headers, payload) = await self._lambda(scope, body)
             elif scope["path"] == HEALTH_PATH and scope["method"] == "GET":
@@ -91,17 +86,20 @@ class App:
                 else:
                     result = await _in_pool(self.pool, registered.func, ctx, params, "secretsmanager")
                 status, headers, payload = 200, JSON_HEADERS, serialize.json_body(result)
+        except ClientGone:
+            log.info("%s: the client went away before its request was whole; nothing was run", request_id)
+            return
         except WireError as err:
             status, headers, payload = _error_response(err, is_lambda)
         except Exception:
-            log.exception("internal error in %s (request %s)", operation, request_id.decode())
+            log.exception("internal error in %s (request %s)", operation, request_id)
             status, headers, payload = _error_response(_internal(is_lambda), is_lambda)
-        headers = [*headers, (b"x-amzn-requestid", request_id), (b"content-length", b"%d" % len(payload))]
+        headers = [*headers, (b"x-amzn-requestid", request_id.encode()), (b"content-length", b"%d" % len(payload))]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
         if self.access_log:
             elapsed = (time.perf_counter() - started) * 1000
-            log.info("%s %s %d %.1fms", request_id.decode(), operation, status, elapsed)
+            log.info("%s %s %d %.1fms", request_id, operation, status, elapsed)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -122,7 +120,6 @@ class App:
     def _secretsmanager(self, scope: Scope, body: bytes) -> tuple[OperationModel, Registered, Context, Params]:
         """The operation a signed Secrets Manager request asks for, its params and its context."""
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        header_dict = dict(headers)  # the ASGI server gives header names in lower case
         caller = self.verifier.verify(
             scope["method"],
             scope.get("raw_path", b"/").decode("latin-1"),
@@ -130,11 +127,10 @@ class App:
             headers,
             body,
             service="secretsmanager",
-            header_dict=header_dict,
         )
         if scope["method"] != "POST":
             raise errors.error("secretsmanager", "UnknownOperationException", "Unknown operation.")
-        target = header_dict.get(b"x-amz-target")
+        target = dict(headers).get(b"x-amz-target")  # the ASGI server gives header names in lower case
         op_model, params = parse.parse_json(
             "secretsmanager", None if target is None else target.decode("latin-1"), body
         )
@@ -173,28 +169,6 @@ async def _in_pool(
     return await asyncio.get_running_loop().run_in_executor(pool, _call, func, ctx, params, service)
 
 
-class _RequestIds:
-    """UUID-shaped request ids, as the ASCII bytes of a header: a random prefix per process and a counter
-    (``uuid4()`` costs as much as a signature check's hashing). Unique within a process; across processes,
-    but for a 2**-76 chance.
-
-    ``next(ids.iterator)`` runs in C: every request takes one."""
-
-    def __init__(self) -> None:
-        self.reset()
-        os.register_at_fork(after_in_child=self.reset)  # a forked worker must not repeat its parent's ids
-
-    def reset(self) -> None:
-        r = uuid.uuid4().hex
-        head = f"{r[:8]}-{r[8:12]}-4{r[13:16]}-{'89ab'[int(r[16], 16) % 4]}{r[17:20]}-"
-        # The counter starts below 2**44, so it keeps to 12 hex digits for 2**48 - 2**44 requests.
-        counter = itertools.count(int(r[21:], 16))
-        self.iterator: Iterator[bytes] = map(head.encode().__add__, map(b"%012x".__mod__, counter))
-
-
-_request_id = _RequestIds()
-
-
 def _error_response(err: WireError, is_lambda: bool) -> Response:
     return serialize.rest_json_error(err, "lambda") if is_lambda else serialize.error_response(err)
 
@@ -222,27 +196,23 @@ def _lambda_limit(scope: Scope) -> tuple[int, Callable[[], WireError]]:
     return limit, lambda: errors.error("lambda", "RequestEntityTooLargeException", message)
 
 
-def _whole_body(message: Message, limit: int, too_large: Callable[[], WireError]) -> bytes | None:
-    """The body of a request that came in one message (the usual case); None if more is to come."""
-    if message.get("more_body"):
-        return None
-    body: bytes = message.get("body", b"")
-    if len(body) > limit:
-        raise too_large()
-    return body
+class ClientGone(Exception):
+    """The client closed the connection before its request's body was whole."""
 
 
-async def _read_rest(receive: Receive, limit: int, too_large: Callable[[], WireError], first: Message) -> bytes:
-    """The body of a request whose ``first`` message said more is to come, up to ``limit`` bytes."""
-    chunks: list[bytes] = [first.get("body", b"")]
-    size = len(chunks[0])
-    while size <= limit:
+async def _read_body(receive: Receive, limit: int, too_large: Callable[[], WireError]) -> bytes:
+    """The whole body, up to ``limit`` bytes. A body cut short by a disconnect is never taken for a whole one:
+    an operation must not run on part of what was signed and sent."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
         message = await receive()
-        chunk = message.get("body", b"")
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
+        if size > limit:
+            raise too_large()
         chunks.append(chunk)
-        if not message.get("more_body"):
-            if size > limit:
-                break
+        if not message.get("more_body", False):
             return b"".join(chunks)
-    raise too_large()

@@ -10,7 +10,7 @@ import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 import orjson
@@ -36,13 +36,9 @@ def epoch_seconds(value: datetime) -> float:
     return ((aware - _EPOCH) // _MILLISECOND) / 1000
 
 
-# Answers carry the same few dates over and over (a version's CreatedDate on every GetSecretValue).
-_epoch_of = lru_cache(maxsize=1024)(epoch_seconds)
-
-
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return _epoch_of(value)
+        return epoch_seconds(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(value).decode("ascii")
     raise TypeError(f"{type(value).__name__} is not JSON serializable")

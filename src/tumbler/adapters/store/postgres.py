@@ -195,6 +195,7 @@ class PostgresStore:
         else:
             require_schema(url)
         self._local = threading.local()
+        # Kept for GetSecretValue's p99 < 5 ms at 2,000 requests/s: a read never waits for a commit.
         self._touches = AccessBatcher(self._write_touches)
         self.pool: ConnectionPool[Conn] = ConnectionPool(
             url,

@@ -59,8 +59,10 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self._touches = AccessBatcher(self._write_touches)  # one durable commit a second for access dates
-        self._writers = WriterQueue()  # see writers.py: requests' writes go before background work
+        # Kept for GetSecretValue's p99 < 5 ms at 2,000 requests/s: a read never waits for a commit.
+        self._touches = AccessBatcher(self._write_touches)
+        # Kept for rotation within 2x of the raw database work: writers queue here, not in SQLite's busy sleeps.
+        self._writers = WriterQueue()
         self._migrate()
 
     def _migrate(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets as random_source
 import string
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -42,7 +42,6 @@ def check_name(name: str) -> str:
     return name
 
 
-@lru_cache(maxsize=1024)  # every request names a secret, and clients name the same few: a hit skips the pattern
 def check_secret_id(secret_id: str) -> str:
     if not SECRET_ID_CHARS.fullmatch(secret_id):
         raise InvalidInput(INVALID_NAME)
@@ -113,20 +112,10 @@ def value_fields(value: SecretValue) -> Result:
     return {"SecretString": value.string}
 
 
-_FAR = datetime.max.replace(tzinfo=UTC)
-_day: tuple[datetime, datetime] = (_FAR, _FAR)  # the last day asked for: its midnight and the next
-
-
 def day_of(moment: datetime) -> datetime:
     """AWS keeps access dates to the day: midnight UTC of ``moment`` (timezone-aware, as the clock gives)."""
-    global _day
-    midnight, next_midnight = _day  # every read asks, and the answer changes once a day
-    if midnight <= moment < next_midnight:
-        return midnight
-    utc = moment.astimezone(UTC)  # so the day kept for all callers is UTC's, whatever zone this one used
-    midnight = datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
-    _day = (midnight, midnight + timedelta(days=1) if midnight.date() < date.max else _FAR)
-    return midnight
+    utc = moment.astimezone(UTC)
+    return datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
