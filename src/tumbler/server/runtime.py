@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 from dataclasses import dataclass
@@ -106,9 +105,6 @@ def build_app(runtime: Runtime) -> App:
     scheduler = Scheduler(runtime.services)
     app.background.append(lambda: run_engine(engine, scheduler, runtime.waker))
     app.on_shutdown.append(runtime.functions.close)
-    # What is loaded by now (botocore's models above all) lives as long as the process: kept out of the
-    # collector's full passes, which otherwise walk ~100k objects (~20 ms) on the request path.
-    gc.freeze()
     return app
 
 

@@ -6,7 +6,6 @@ import re
 import secrets as random_source
 import string
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from tumbler.core import listing, schedule
