@@ -209,6 +209,37 @@ def test_values_never_reach_logs(server: LiveServer, sm: Any, lam: Any, name: st
     assert new_password not in server_log
 
 
+def test_a_value_made_during_the_rotation_is_masked_everywhere(
+    server: LiveServer, sm: Any, lam: Any, name: str, tmp_path: Path
+) -> None:
+    """The function prints the new value in each of the four steps, and raises with it in createSecret,
+    where it did not exist before the step ran: no log, history or file of the data directory shows it."""
+    fn = create_function(lam, "generic_rotation.py", {"LEAK_PENDING": "1", "COUNTER_FILE": str(tmp_path / "count")})
+    marker = f"pw-{uuid.uuid4().hex}"
+    sm.create_secret(Name=name, SecretString=json.dumps({"username": "app", "password": marker}))
+    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)["VersionId"]
+    assert wait_for(lambda: settled(server, name), timeout=60)["state"] == "succeeded"
+    new_value = sm.get_secret_value(SecretId=name, VersionId=token)["SecretString"]
+    logs = subprocess.run(
+        [sys.executable, "-m", "tumbler.cli", "logs", fn.split(":")[-1], "--data-dir", str(server.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert logs.returncode == 0, logs.stderr
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        assert f"{step} new value: **** password: ****" in logs.stdout
+    assert "finishSecret replaced: ****" in logs.stdout
+    audit = (server.data_dir / "audit.log").read_text()
+    assert "createSecret: RuntimeError: createSecret stored **** but failed" in audit
+    shown = [logs.stdout, audit, json.dumps(history(server, name))]
+    files = [path.read_bytes() for path in server.data_dir.rglob("*") if path.is_file()]  # the database, WAL, logs
+    assert any(path.name.endswith("-wal") for path in server.data_dir.rglob("*"))
+    for secret in (new_value, json.loads(new_value)["password"], marker):
+        assert all(secret not in text for text in shown)
+        assert all(secret.encode() not in data for data in files)
+
+
 def test_a_password_in_a_function_error_is_masked(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
     fn = create_function(lam, "generic_rotation.py", {"FAIL_STEP": "setSecret", "LEAK_PASSWORD": "1"})
     marker = f"pw-{uuid.uuid4().hex}"
