@@ -121,6 +121,24 @@ def test_failing_step_is_retried_then_fails(server: LiveServer, sm: Any, lam: An
     assert token in audit
 
 
+def test_a_failure_shows_the_step_that_failed(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
+    """The history and the audit log name setSecret, whose error they show, not the step a retry starts at."""
+    fn = create_function(lam, "generic_rotation.py", {"FAIL_STEP": "setSecret"})
+    new_secret(sm, name)
+    sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)
+    final = wait_for(lambda: settled(server, name), timeout=60)
+    error = "setSecret: RuntimeError: setSecret failed on purpose"
+    assert (final["state"], final["step"], final["attempt"], final["last_error"]) == ("failed", "setSecret", 3, error)
+    audit = [json.loads(line) for line in (server.data_dir / "audit.log").read_text().splitlines()]
+    failures = [e for e in audit if e.get("rotation") == final["rotation_id"] and "reason" in e]
+    shown = [(e["event"], e["step"], e["attempt"], e["reason"]) for e in failures]
+    assert shown == [
+        ("RotationStepFailed", "setSecret", 1, error),
+        ("RotationStepFailed", "setSecret", 2, error),
+        ("RotationFailed", "setSecret", 3, error),
+    ]
+
+
 def test_transient_failure_recovers(server: LiveServer, sm: Any, lam: Any, name: str, tmp_path: Path) -> None:
     env = {"FAIL_STEP": "setSecret", "FAIL_TIMES": "1", "COUNTER_FILE": str(tmp_path / "count")}
     fn = create_function(lam, "generic_rotation.py", env)
