@@ -189,6 +189,46 @@ def test_cancel_rotate_secret(server: LiveServer, sm: Any, lam: Any, name: str) 
     assert not current_is(sm, name, token)
 
 
+def test_rotate_secret_after_cancel_turns_rotation_on_again(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
+    """AWS: "To turn on automatic rotation again, call RotateSecret". The cancelled rotation's AWSPENDING is
+    reattempted, and the function's "is rotation enabled?" check passes."""
+    fn = create_function(lam, "generic_rotation.py", {"SLEEP_STEP": "setSecret", "SLEEP_SECONDS": "1"})
+    new_secret(sm, name)
+    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)["VersionId"]
+    assert sm.describe_secret(SecretId=name)["RotationEnabled"] is True
+    wait_for(lambda: pending_filled(sm, name, token))  # createSecret done; setSecret is sleeping
+    sm.cancel_rotate_secret(SecretId=name)
+    assert sm.describe_secret(SecretId=name)["RotationEnabled"] is False
+    assert wait_for(lambda: settled(server, name))["state"] == "abandoned"
+    assert stages(sm, name)[token] == ["AWSPENDING"]  # left behind, as AWS leaves it
+    with pytest.raises(ClientError) as raised:
+        sm.rotate_secret(SecretId=name)
+    assert raised.value.response["Error"]["Message"] == PREVIOUS_INCOMPLETE
+    assert sm.describe_secret(SecretId=name)["RotationEnabled"] is True
+    wait_for(lambda: current_is(sm, name, token), timeout=30)
+    final = wait_for(lambda: settled(server, name))
+    assert (final["state"], final["token"], final["attempt"]) == ("succeeded", token, 1)
+    assert sm.describe_secret(SecretId=name)["RotationEnabled"] is True
+
+
+def test_a_cancelled_rotations_pending_cleared_as_the_readme_says_lets_a_new_one_start(
+    server: LiveServer, sm: Any, lam: Any, name: str
+) -> None:
+    fn = create_function(lam, "generic_rotation.py", {"SLEEP_STEP": "setSecret", "SLEEP_SECONDS": "1"})
+    new_secret(sm, name)
+    stale = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)["VersionId"]
+    wait_for(lambda: pending_filled(sm, name, stale))
+    assert sm.cancel_rotate_secret(SecretId=name)["VersionId"] == stale
+    server.aws("secretsmanager", "update-secret-version-stage", "--secret-id", name,
+               "--version-stage", "AWSPENDING", "--remove-from-version-id", stale)  # fmt: skip
+    fresh = sm.rotate_secret(SecretId=name)["VersionId"]
+    assert fresh != stale
+    final = wait_for(lambda: (found := settled(server, name)) and found["token"] == fresh and found, timeout=30)
+    assert final["state"] == "succeeded"
+    assert stages(sm, name)[fresh] == ["AWSCURRENT"]
+    assert stale not in stages(sm, name)  # no label left on it
+
+
 def test_manual_put_during_rotation_abandons_it(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
     fn = create_function(lam, "generic_rotation.py", {"SLEEP_STEP": "setSecret", "SLEEP_SECONDS": "2"})
     new_secret(sm, name)
