@@ -54,7 +54,7 @@ def rotate_secret(ctx: Context, params: Params) -> Result:
         # Rotation is turned on for a reattempt too: after CancelRotateSecret, functions check that it is.
         _configure(secret, lambda_arn, rules)
         uow.update_secret(secret)
-        copy = None if immediately or pending else _current_copy(uow, ctx.keyring, secret, token)
+        copy = None if immediately or pending is not None else _current_copy(uow, ctx.keyring, secret, token)
         ctx.services.start_rotation(uow, secret, RotationStart(token, lambda_arn, ctx.now, immediately, copy))
     ctx.services.wake_rotations()
     if pending is not None and pending != token:  # refused only now: the reattempt above is committed
