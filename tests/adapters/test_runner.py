@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -70,7 +71,7 @@ def request(event: Any = None, *, redact: Sequence[str] = (), creds: Mapping[str
         credentials=creds,
         endpoint=ENDPOINT,
         region="eu-west-1",
-        redact=redact,
+        redact=lambda: redact,
     )
 
 
@@ -295,6 +296,27 @@ def test_secret_values_never_reach_the_log_or_error(runner: SubprocessRunner, ma
         assert leaked not in result.payload.decode()
     assert error["errorMessage"] == "bad password ****"
     assert result.log.count("****") == 5  # print, json.dumps, repr, logging, the [ERROR] line
+
+
+def test_the_values_to_mask_are_asked_for_when_the_function_has_ended(
+    runner: SubprocessRunner, make: MakeFn, tmp_path: Path
+) -> None:
+    """A value the function stores while it runs (createSecret's new password) is masked too."""
+    stored = tmp_path / "stored"
+    fn = make("""
+        import uuid
+
+        def lambda_handler(event, context):
+            value = uuid.uuid4().hex
+            with open(event["path"], "w") as out:
+                out.write(value)
+            print("new value", value)
+            raise RuntimeError("could not use " + value)
+    """)
+    result = runner.invoke(fn, dataclasses.replace(request({"path": str(stored)}), redact=lambda: [stored.read_text()]))
+    assert stored.read_text() not in result.log + result.payload.decode()
+    assert "new value ****" in result.log
+    assert body(result)["errorMessage"] == "could not use ****"
 
 
 def test_a_secret_cut_by_the_log_limit_is_not_left_half_visible(runner: SubprocessRunner, make: MakeFn) -> None:

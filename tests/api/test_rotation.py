@@ -121,6 +121,24 @@ def test_failing_step_is_retried_then_fails(server: LiveServer, sm: Any, lam: An
     assert token in audit
 
 
+def test_a_failure_shows_the_step_that_failed(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
+    """The history and the audit log name setSecret, whose error they show, not the step a retry starts at."""
+    fn = create_function(lam, "generic_rotation.py", {"FAIL_STEP": "setSecret"})
+    new_secret(sm, name)
+    sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)
+    final = wait_for(lambda: settled(server, name), timeout=60)
+    error = "setSecret: RuntimeError: setSecret failed on purpose"
+    assert (final["state"], final["step"], final["attempt"], final["last_error"]) == ("failed", "setSecret", 3, error)
+    audit = [json.loads(line) for line in (server.data_dir / "audit.log").read_text().splitlines()]
+    failures = [e for e in audit if e.get("rotation") == final["rotation_id"] and "reason" in e]
+    shown = [(e["event"], e["step"], e["attempt"], e["reason"]) for e in failures]
+    assert shown == [
+        ("RotationStepFailed", "setSecret", 1, error),
+        ("RotationStepFailed", "setSecret", 2, error),
+        ("RotationFailed", "setSecret", 3, error),
+    ]
+
+
 def test_transient_failure_recovers(server: LiveServer, sm: Any, lam: Any, name: str, tmp_path: Path) -> None:
     env = {"FAIL_STEP": "setSecret", "FAIL_TIMES": "1", "COUNTER_FILE": str(tmp_path / "count")}
     fn = create_function(lam, "generic_rotation.py", env)
@@ -171,6 +189,46 @@ def test_cancel_rotate_secret(server: LiveServer, sm: Any, lam: Any, name: str) 
     assert not current_is(sm, name, token)
 
 
+def test_rotate_secret_after_cancel_turns_rotation_on_again(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
+    """AWS: "To turn on automatic rotation again, call RotateSecret". The cancelled rotation's AWSPENDING is
+    reattempted, and the function's "is rotation enabled?" check passes."""
+    fn = create_function(lam, "generic_rotation.py", {"SLEEP_STEP": "setSecret", "SLEEP_SECONDS": "1"})
+    new_secret(sm, name)
+    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)["VersionId"]
+    assert sm.describe_secret(SecretId=name)["RotationEnabled"] is True
+    wait_for(lambda: pending_filled(sm, name, token))  # createSecret done; setSecret is sleeping
+    sm.cancel_rotate_secret(SecretId=name)
+    assert sm.describe_secret(SecretId=name)["RotationEnabled"] is False
+    assert wait_for(lambda: settled(server, name))["state"] == "abandoned"
+    assert stages(sm, name)[token] == ["AWSPENDING"]  # left behind, as AWS leaves it
+    with pytest.raises(ClientError) as raised:
+        sm.rotate_secret(SecretId=name)
+    assert raised.value.response["Error"]["Message"] == PREVIOUS_INCOMPLETE
+    assert sm.describe_secret(SecretId=name)["RotationEnabled"] is True
+    wait_for(lambda: current_is(sm, name, token), timeout=30)
+    final = wait_for(lambda: settled(server, name))
+    assert (final["state"], final["token"], final["attempt"]) == ("succeeded", token, 1)
+    assert sm.describe_secret(SecretId=name)["RotationEnabled"] is True
+
+
+def test_a_cancelled_rotations_pending_cleared_as_the_readme_says_lets_a_new_one_start(
+    server: LiveServer, sm: Any, lam: Any, name: str
+) -> None:
+    fn = create_function(lam, "generic_rotation.py", {"SLEEP_STEP": "setSecret", "SLEEP_SECONDS": "1"})
+    new_secret(sm, name)
+    stale = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)["VersionId"]
+    wait_for(lambda: pending_filled(sm, name, stale))
+    assert sm.cancel_rotate_secret(SecretId=name)["VersionId"] == stale
+    server.aws("secretsmanager", "update-secret-version-stage", "--secret-id", name,
+               "--version-stage", "AWSPENDING", "--remove-from-version-id", stale)  # fmt: skip
+    fresh = sm.rotate_secret(SecretId=name)["VersionId"]
+    assert fresh != stale
+    final = wait_for(lambda: (found := settled(server, name)) and found["token"] == fresh and found, timeout=30)
+    assert final["state"] == "succeeded"
+    assert stages(sm, name)[fresh] == ["AWSCURRENT"]
+    assert stale not in stages(sm, name)  # no label left on it
+
+
 def test_manual_put_during_rotation_abandons_it(server: LiveServer, sm: Any, lam: Any, name: str) -> None:
     fn = create_function(lam, "generic_rotation.py", {"SLEEP_STEP": "setSecret", "SLEEP_SECONDS": "2"})
     new_secret(sm, name)
@@ -207,6 +265,37 @@ def test_values_never_reach_logs(server: LiveServer, sm: Any, lam: Any, name: st
     server_log = (server.data_dir.parent / f"server-{server.port}.log").read_text()
     assert marker not in server_log
     assert new_password not in server_log
+
+
+def test_a_value_made_during_the_rotation_is_masked_everywhere(
+    server: LiveServer, sm: Any, lam: Any, name: str, tmp_path: Path
+) -> None:
+    """The function prints the new value in each of the four steps, and raises with it in createSecret,
+    where it did not exist before the step ran: no log, history or file of the data directory shows it."""
+    fn = create_function(lam, "generic_rotation.py", {"LEAK_PENDING": "1", "COUNTER_FILE": str(tmp_path / "count")})
+    marker = f"pw-{uuid.uuid4().hex}"
+    sm.create_secret(Name=name, SecretString=json.dumps({"username": "app", "password": marker}))
+    token = sm.rotate_secret(SecretId=name, RotationLambdaARN=fn)["VersionId"]
+    assert wait_for(lambda: settled(server, name), timeout=60)["state"] == "succeeded"
+    new_value = sm.get_secret_value(SecretId=name, VersionId=token)["SecretString"]
+    logs = subprocess.run(
+        [sys.executable, "-m", "tumbler.cli", "logs", fn.split(":")[-1], "--data-dir", str(server.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert logs.returncode == 0, logs.stderr
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        assert f"{step} new value: **** password: ****" in logs.stdout
+    assert "finishSecret replaced: ****" in logs.stdout
+    audit = (server.data_dir / "audit.log").read_text()
+    assert "createSecret: RuntimeError: createSecret stored **** but failed" in audit
+    shown = [logs.stdout, audit, json.dumps(history(server, name))]
+    files = [path.read_bytes() for path in server.data_dir.rglob("*") if path.is_file()]  # the database, WAL, logs
+    assert any(path.name.endswith("-wal") for path in server.data_dir.rglob("*"))
+    for secret in (new_value, json.loads(new_value)["password"], marker):
+        assert all(secret not in text for text in shown)
+        assert all(secret.encode() not in data for data in files)
 
 
 def test_a_password_in_a_function_error_is_masked(server: LiveServer, sm: Any, lam: Any, name: str) -> None:

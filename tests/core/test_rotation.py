@@ -1,3 +1,4 @@
+import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -33,8 +34,18 @@ def test_failure_restarts_from_first_step_after_backoff() -> None:
     r = machine.step_succeeded(machine.step_succeeded(begin(), T0), T0)
     assert r.step == "testSecret"
     failed = machine.step_failed(r, T0, "boom", random.Random(1))
-    assert (failed.state, failed.step_index, failed.attempt, failed.last_error) == (State.PENDING, 0, 2, "boom")
+    # until the retry begins, the record shows the step that failed, with its attempt and error
+    assert (failed.state, failed.step, failed.attempt, failed.last_error) == (State.PENDING, "testSecret", 1, "boom")
     assert T0 + timedelta(seconds=1) <= failed.not_before <= T0 + timedelta(seconds=2)
+    retry = machine.resume(failed)
+    assert (retry.state, retry.step, retry.attempt, retry.last_error) == (State.PENDING, "createSecret", 2, None)
+
+
+def test_resume_leaves_a_first_run_and_a_running_step_where_they_are() -> None:
+    first = begin()
+    assert machine.resume(first) == first
+    running = dataclasses.replace(machine.step_succeeded(first, T0), state=State.RUNNING)
+    assert machine.resume(running) == running
 
 
 def test_attempts_exhausted_fails() -> None:
@@ -43,6 +54,7 @@ def test_attempts_exhausted_fails() -> None:
     for _ in range(machine.MAX_ATTEMPTS - 1):
         r = machine.step_failed(r, T0, "x", rng)
         assert r.state is State.PENDING
+        r = machine.resume(r)
     r = machine.step_failed(r, T0, "last", rng)
     assert (r.state, r.last_error, r.finished) == (State.FAILED, "last", T0)
 

@@ -150,7 +150,7 @@ def test_a_failed_step_is_retried_after_a_capped_jittered_backoff_with_its_error
     engine = world.engine(policy=policy)
     assert engine.run_due() == 1
     waiting = world.rotation("retry")
-    assert (waiting.state, waiting.attempt) == (State.PENDING, 2)
+    assert (waiting.state, waiting.step, waiting.attempt) == (State.PENDING, "testSecret", 1)  # what failed
     assert T0 + timedelta(seconds=5) <= waiting.not_before <= T0 + timedelta(seconds=10)
     assert waiting.last_error is not None
     assert "ValueError: cannot log in with ****" in waiting.last_error

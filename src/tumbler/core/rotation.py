@@ -113,18 +113,21 @@ def step_succeeded(rotation: Rotation, now: datetime) -> Rotation:
 def step_failed(
     rotation: Rotation, now: datetime, error: str, rng: random.Random, policy: RetryPolicy | None = None
 ) -> Rotation:
-    """Retry the whole rotation from its first step after a backoff, or give up."""
+    """Wait to retry the whole rotation after a backoff, or give up. Either way the record shows the
+    step that failed, with its attempt and error, until a retry begins (``resume``)."""
     policy = policy or RetryPolicy()
     if rotation.attempt >= policy.max_attempts:
         return dataclasses.replace(rotation, state=State.FAILED, finished=now, last_error=error)
-    return dataclasses.replace(
-        rotation,
-        state=State.PENDING,
-        attempt=rotation.attempt + 1,
-        step_index=0,
-        not_before=now + backoff(rotation.attempt, rng, policy),
-        last_error=error,
-    )
+    not_before = now + backoff(rotation.attempt, rng, policy)
+    return dataclasses.replace(rotation, state=State.PENDING, not_before=not_before, last_error=error)
+
+
+def resume(rotation: Rotation) -> Rotation:
+    """A claimed rotation as it runs on: a failed attempt's retry is the next attempt, from the first step;
+    a first run or a step whose node died goes on where it is."""
+    if rotation.state is not State.PENDING or rotation.last_error is None:
+        return rotation
+    return dataclasses.replace(rotation, attempt=rotation.attempt + 1, step_index=0, last_error=None)
 
 
 def abandon(rotation: Rotation, now: datetime, reason: str) -> Rotation:

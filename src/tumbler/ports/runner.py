@@ -7,7 +7,7 @@ execution environments. What it returns is what the Lambda ``Invoke`` API answer
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -32,6 +32,15 @@ class FunctionSpec:
     role: str = ""
 
 
+def nothing_to_mask() -> Sequence[str]:
+    return ()
+
+
+# The secret values an invocation's log and error must not show. It is asked once the function has
+# ended, before anything it printed is kept: a value the function stored while it ran is among them.
+Secrets = Callable[[], Sequence[str]]
+
+
 @dataclass(frozen=True)
 class InvokeRequest:
     event: bytes  # the JSON payload
@@ -39,7 +48,7 @@ class InvokeRequest:
     credentials: Mapping[str, str]  # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
     endpoint: str  # the Tumbler endpoint URL the function calls back
     region: str
-    redact: Sequence[str] = ()  # strings (secret values) that must never appear in the log
+    redact: Secrets = nothing_to_mask
 
 
 @dataclass(frozen=True)
@@ -86,8 +95,8 @@ class FunctionHost(Protocol):
         """The built-in functions by name: they exist in every region and are read-only."""
         ...
 
-    def invoke(self, region: str, function: str, payload: bytes, *, redact: Sequence[str] = ()) -> InvokeResult:
-        """Run the function and wait for it. ``redact``: strings that must not appear in its log.
+    def invoke(self, region: str, function: str, payload: bytes, *, redact: Secrets = nothing_to_mask) -> InvokeResult:
+        """Run the function and wait for it. ``redact``: the values that must not appear in its log.
 
         Raises ``NotFound`` for a function that does not exist."""
         ...
@@ -102,7 +111,7 @@ class NoFunctions:
 
     builtins: Mapping[str, BuiltinFunction] = {}
 
-    def invoke(self, region: str, function: str, payload: bytes, *, redact: Sequence[str] = ()) -> InvokeResult:
+    def invoke(self, region: str, function: str, payload: bytes, *, redact: Secrets = nothing_to_mask) -> InvokeResult:
         raise NotFound(function_not_found(function))
 
     def invoke_async(self, region: str, function: str, payload: bytes) -> None:

@@ -2,7 +2,8 @@
 
 Each rotation is a small state machine, read top to bottom in ``_run``:
 
-    claim (lease taken, step marked running)  →  run the step  →  journal its outcome  →  ...
+    claim (lease taken, a retry back at the first step, step marked running)  →  run the step  →
+    journal its outcome  →  ...
     → settle the labels when the last step is done (or the attempts are exhausted)
 
 ``journal.py`` writes every transition before what follows it, ``invoker.py`` runs a step (AWS's own

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import orjson
 
 from tumbler.core.redact import redact
 from tumbler.core.rotation import Rotation
-from tumbler.core.secrets import AWSCURRENT
 from tumbler.ports.keyring import Keyring
 from tumbler.ports.runner import FunctionHost
 from tumbler.ports.store import Store
@@ -36,22 +36,26 @@ class Invoker:
             "ClientRequestToken": rotation.token,
             "RotationToken": rotation.rotation_id,
         }
-        values = self._values(rotation)
+        # The values to mask are read when the step has ended, not before: createSecret's new one is among them.
+        values = functools.partial(self._values, rotation)
         try:
             result = self.functions.invoke(rotation.region, rotation.lambda_arn, orjson.dumps(event), redact=values)
         except Exception as err:  # the function could not be found or started
-            return _failed(f"{rotation.step}: {type(err).__name__}: {getattr(err, 'message', err)}", values)
+            return _failed(f"{rotation.step}: {type(err).__name__}: {getattr(err, 'message', err)}", values())
         if result.function_error:  # the runner masked the values in its log; the payload is masked here
-            return _failed(f"{rotation.step}: {_error_text(result.payload)}", values)
+            return _failed(f"{rotation.step}: {_error_text(result.payload)}", values())
         return StepOutcome(True)
 
     def _values(self, rotation: Rotation) -> list[str]:
-        """The current and pending values, masked in every log and error: the whole strings and, for the
-        usual JSON secret, each value in them but the ones that only say where (host, user, engine...)."""
-        out: list[str] = []
+        """Every value the secret holds now: each labelled version's (AWSPENDING's too), the rotation's own
+        and the one it started from; whole and, for the usual JSON secret, each value in them but the
+        ones that only say where (host, user, engine...)."""
         with self.store.reader() as reader:
-            current = reader.value_by_stage(rotation.secret_arn, AWSCURRENT)
-            stored = [current, reader.value(rotation.secret_arn, rotation.token)]
+            secret = reader.find_secret(rotation.region, rotation.secret_arn)
+            labelled = secret.stages.values() if secret else ()
+            versions = {rotation.token, rotation.current_at_start, *labelled} - {None}
+            stored = [reader.value(rotation.secret_arn, version) for version in sorted(versions)]
+        out: list[str] = []
         for item in stored:
             if item is None or item.blob is None:
                 continue

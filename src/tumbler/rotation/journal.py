@@ -41,7 +41,8 @@ class Journal:
         events: list[Event] = []
         with background_work(), self.store.transaction() as uow:
             claimed = uow.claim_rotations(now, self.node_id, now + self.lease, limit + len(busy))
-            started = [self._start_step(uow, r, now, events) for r in claimed if r.rotation_id not in busy]
+            resumed = [machine.resume(r) for r in claimed if r.rotation_id not in busy]
+            started = [self._start_step(uow, r, now, events) for r in resumed]
         self._emit(events)
         return started
 

@@ -2,7 +2,9 @@
 
 Environment knobs: FAIL_STEP (a step that raises), FAIL_TIMES (raise only that many times,
 counted in COUNTER_FILE), SLEEP_STEP + SLEEP_SECONDS (a slow step), PRINT_VALUES (print the
-secret values, to prove the logs mask them), EVENTS_FILE (append each event, for assertions).
+secret values, to prove the logs mask them), LEAK_PENDING (print the new value after each step and
+raise an error holding it once, in createSecret, counted in COUNTER_FILE), EVENTS_FILE (append
+each event, for assertions).
 """
 
 import json
@@ -31,6 +33,8 @@ def lambda_handler(event, context):
     if step not in steps:
         raise ValueError(f"Invalid step parameter {step}")
     steps[step](client, arn, token)
+    if os.environ.get("LEAK_PENDING"):
+        _leak_pending(step, client, arn, token)
     return None
 
 
@@ -79,6 +83,19 @@ def _knobs(step, client, arn, token):
                 current = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
                 detail = f" (password {current['password']})"
             raise RuntimeError(f"{step} failed on purpose{detail}")
+
+
+def _leak_pending(step, client, arn, token):
+    """A careless function, as AWS's guide warns: it prints the value it made, and once raises with it."""
+    value = client.get_secret_value(SecretId=arn, VersionId=token)["SecretString"]
+    print(f"{step} new value: {value} password: {json.loads(value)['password']}")
+    if step == "finishSecret":
+        previous = client.get_secret_value(SecretId=arn, VersionStage="AWSPREVIOUS")["SecretString"]
+        print(f"finishSecret replaced: {previous}")
+    counter = os.environ["COUNTER_FILE"]
+    if step == "createSecret" and not os.path.exists(counter):
+        open(counter, "w").close()
+        raise RuntimeError(f"createSecret stored {value} but failed")
 
 
 def _record(event):

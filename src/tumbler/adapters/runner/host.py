@@ -16,7 +16,7 @@ import tempfile
 import threading
 import uuid
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,15 @@ from pathlib import Path
 from tumbler.core.arns import function_arn, function_not_found, parse_function_id
 from tumbler.core.errors import NotFound
 from tumbler.core.packages import unsafe_member
-from tumbler.ports.runner import BuiltinFunction, FunctionRunner, FunctionSpec, InvokeRequest, InvokeResult
+from tumbler.ports.runner import (
+    BuiltinFunction,
+    FunctionRunner,
+    FunctionSpec,
+    InvokeRequest,
+    InvokeResult,
+    Secrets,
+    nothing_to_mask,
+)
 from tumbler.ports.store import FunctionRecord, Store
 
 log = logging.getLogger("tumbler.functions")
@@ -60,8 +68,9 @@ class FunctionHost:
         self._unpacking = threading.Lock()
         self._events = ThreadPoolExecutor(max_workers=event_workers, thread_name_prefix="tumbler-event")
 
-    def invoke(self, region: str, function: str, payload: bytes, *, redact: Sequence[str] = ()) -> InvokeResult:
-        """Run the function and wait for it. ``redact``: strings that must not appear in its log."""
+    def invoke(self, region: str, function: str, payload: bytes, *, redact: Secrets = nothing_to_mask) -> InvokeResult:
+        """Run the function and wait for it. ``redact``: the values that must not appear in its log, asked
+        for by the runner when the function has ended (the log is written masked, or not at all)."""
         name, fn_region = self._locate(region, function)
         builtin = self.builtins.get(name)
         if builtin is not None:
@@ -116,14 +125,14 @@ class FunctionHost:
             role=config.get("Role", ""),
         )
 
-    def _request(self, record: FunctionRecord, payload: bytes, redact: Sequence[str]) -> InvokeRequest:
+    def _request(self, record: FunctionRecord, payload: bytes, redact: Secrets) -> InvokeRequest:
         return InvokeRequest(
             event=payload,
             request_id=str(uuid.uuid4()),
             credentials=self._credentials(record),
             endpoint=self._endpoint,
             region=record.region,
-            redact=tuple(redact),
+            redact=redact,
         )
 
     def _unpacked(self, record: FunctionRecord) -> Path:
@@ -158,7 +167,7 @@ class FunctionHost:
 
     def _run_event(self, record: FunctionRecord, payload: bytes) -> None:
         try:
-            request = self._request(record, payload, ())
+            request = self._request(record, payload, nothing_to_mask)
             result = self._runner.invoke(self._spec(record), request)
             self._keep_log(record.name, request.request_id, result.log)
         except Exception:

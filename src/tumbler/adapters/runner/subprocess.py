@@ -5,8 +5,9 @@ kills the function's children too. Requests and replies are length-prefixed JSON
 dedicated pipes; the worker's stdout and stderr share a third, read as the invocation's log.
 Workers stay warm per function, code and configuration, serve one invocation at a time, at
 most ``max_workers`` per function, and stop after ``idle_timeout`` seconds unused; one that
-timed out or crashed is killed. The ``InvokeRequest.redact`` strings (raw, JSON- or
-repr-escaped) are replaced in the log and error returned; the raw output is kept nowhere.
+timed out or crashed is killed. An invocation's output is held in memory until it ends; then
+``InvokeRequest.redact`` is asked for the secret values, which are replaced (raw, JSON- or
+repr-escaped) in the log and error returned. The raw output is kept nowhere.
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ class _Outcome:
     reply: Reply = field(default_factory=dict)
 
     def result(self) -> InvokeResult:
-        forms = redaction_forms(self.request.redact)
+        forms = redaction_forms(self.request.redact())  # asked now: what the function stored is included
         error = self.reply.get("error")
         payload = bootstrap.reply_payload(self.reply)
         if error is not None:

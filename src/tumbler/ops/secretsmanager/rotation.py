@@ -49,10 +49,12 @@ def rotate_secret(ctx: Context, params: Params) -> Result:
             raise InvalidRequest(CANNOT_INVOKE)
         # AWS, for an unfinished rotation: "A previous rotation isn't complete. That rotation will be reattempted."
         pending = machine.unfinished(secret.stages)
-        copy = None
-        if pending is None:
-            _configure(secret, token, lambda_arn, rules)
-            copy = None if immediately else _current_copy(uow, ctx.keyring, secret, token)
+        if pending is None and token in secret.versions:
+            raise InvalidRequest(f"A version with the ClientRequestToken {token} already exists.")
+        # Rotation is turned on for a reattempt too: after CancelRotateSecret, functions check that it is.
+        _configure(secret, lambda_arn, rules)
+        uow.update_secret(secret)
+        copy = None if immediately or pending is not None else _current_copy(uow, ctx.keyring, secret, token)
         ctx.services.start_rotation(uow, secret, RotationStart(token, lambda_arn, ctx.now, immediately, copy))
     ctx.services.wake_rotations()
     if pending is not None and pending != token:  # refused only now: the reattempt above is committed
@@ -60,13 +62,11 @@ def rotate_secret(ctx: Context, params: Params) -> Result:
     return {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
 
 
-def _configure(secret: Secret, token: str, lambda_arn: str, rules: Any) -> None:
+def _configure(secret: Secret, lambda_arn: str, rules: Any) -> None:
     secret.rotation.lambda_arn = lambda_arn
     secret.rotation.enabled = True
     if rules is not None:
         secret.rotation.rules = rules
-    if token in secret.versions:
-        raise InvalidRequest(f"A version with the ClientRequestToken {token} already exists.")
 
 
 def _current_copy(uow: UnitOfWork, keyring: Keyring, secret: Secret, token: str) -> bytes | None:
