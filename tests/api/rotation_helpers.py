@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 FUNCTIONS = Path(__file__).parent / "functions"
-ROLE = "arn:aws:iam::123456789012:role/rotation"
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/rotation"
 T = TypeVar("T")
 
 
@@ -34,7 +35,20 @@ def create_function(lam: Any, source: str, env: dict[str, str] | None = None, ti
         Timeout=timeout,
         Environment={"Variables": env or {}},
     )
+    allow_secrets_manager(lam, name)
     return str(created["FunctionArn"])
+
+
+def allow_secrets_manager(lam: Any, function: str, **conditions: str) -> None:
+    """AWS's CLI walkthrough: `lambda add-permission --function-name F --action lambda:InvokeFunction
+    --statement-id SecretsManager --principal secretsmanager.amazonaws.com --source-account ACCOUNT`."""
+    lam.add_permission(
+        FunctionName=function,
+        Action="lambda:InvokeFunction",
+        StatementId="SecretsManager",
+        Principal="secretsmanager.amazonaws.com",
+        **(conditions or {"SourceAccount": ACCOUNT}),
+    )
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1) -> T:

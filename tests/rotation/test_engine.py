@@ -41,6 +41,11 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:reporter"
 VALUE = "initial-value-7f3a9c"  # the secret's value, which no error may show
 T0 = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+# What `lambda add-permission --principal secretsmanager.amazonaws.com --source-account ACCOUNT` stores.
+INVOKE_POLICY = json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": [{
+    "Sid": "SecretsManager", "Effect": "Allow", "Principal": {"Service": "secretsmanager.amazonaws.com"},
+    "Action": "lambda:InvokeFunction", "Resource": FUNCTION,
+    "Condition": {"StringEquals": {"AWS:SourceAccount": ACCOUNT}}}]})  # fmt: skip
 
 # Appends each event it gets to $EVENTS; fails while $FAILS holds a number above zero (counting it
 # down), with the secret's value in the error; sleeps $SLEEP seconds first.
@@ -116,7 +121,7 @@ def make_world(tmp_path: Path, now: datetime | None, sleep: float = 0.0) -> Iter
               "Runtime": "python3.12", "Timeout": 30, "MemorySize": 128, "Environment": {"Variables": env},
               "CodeSha256": base64.b64encode(hashlib.sha256(code).digest()).decode()}  # fmt: skip
     with store.transaction() as uow:
-        uow.put_function(FunctionRecord(FUNCTION, "reporter", REGION, config, code))
+        uow.put_function(FunctionRecord(FUNCTION, "reporter", REGION, config, code, INVOKE_POLICY))
     host = FunctionHost(store, runner, tmp_path / "code", "http://127.0.0.1:9", lambda _: {}, account_id=ACCOUNT)
     services = Services(store=store, keyring=Keyring(MasterKey.generate()), clock=clock, account_id=ACCOUNT,
                         functions=host, start_rotation=start_rotation)  # fmt: skip

@@ -57,3 +57,7 @@ class DecryptionFailure(DomainError):
 
 class EncryptionFailure(DomainError):
     """A value cannot be encrypted with the requested key (EncryptionFailure)."""
+
+
+class AccessDenied(DomainError):
+    """The request is not allowed (AccessDeniedException)."""

@@ -16,6 +16,7 @@ SECRETSMANAGER: dict[type[core.DomainError], str] = {
     core.InvalidNextToken: "InvalidNextTokenException",
     core.DecryptionFailure: "DecryptionFailure",
     core.EncryptionFailure: "EncryptionFailure",
+    core.AccessDenied: "AccessDeniedException",
 }
 
 # Lambda: statuses come from its model (ResourceNotFoundException 404, ResourceConflictException 409, ...).

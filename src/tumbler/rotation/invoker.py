@@ -12,6 +12,7 @@ from tumbler.core.rotation import Rotation
 from tumbler.ports.keyring import Keyring
 from tumbler.ports.runner import FunctionHost
 from tumbler.ports.store import Store
+from tumbler.rotation.permission import invoke_refusal
 
 MAX_ERROR_CHARS = 1000
 # Fields of the usual JSON secret that only say where (masked only as part of the whole value).
@@ -30,6 +31,8 @@ class Invoker:
 
     def run_step(self, rotation: Rotation) -> StepOutcome:
         """Invoke the rotation's function for its step, as Secrets Manager does, and wait for it."""
+        if (refused := invoke_refusal(self.functions, self.store, rotation)) is not None:
+            return StepOutcome(False, f"{rotation.step}: {refused}")
         event = {
             "Step": rotation.step,
             "SecretId": rotation.secret_arn,

@@ -256,6 +256,11 @@ def _refuse_builtin(ctx: Context, params: Params) -> None:
         raise InvalidParameter(BUILTIN_READ_ONLY.format(builtin["FunctionName"]))
 
 
+def builtin_revision(name: str) -> str:
+    """A built-in never changes: its RevisionId (its policy's too) is fixed."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"tumbler:builtin:{name}"))
+
+
 def _builtin_config(ctx: Context, name: str) -> dict[str, Any]:
     """A built-in's FunctionConfiguration: no package (CodeSize 0), its fixed settings as Environment."""
     fn = ctx.services.functions.builtins[name]
@@ -273,7 +278,7 @@ def _builtin_config(ctx: Context, name: str) -> dict[str, Any]:
         "Version": LATEST,
         "Environment": {"Variables": dict(fn.environment)},
         "TracingConfig": {"Mode": "PassThrough"},
-        "RevisionId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"tumbler:builtin:{name}")),
+        "RevisionId": builtin_revision(name),
         "State": "Active",
         "LastUpdateStatus": "Successful",
         "PackageType": "Zip",

@@ -10,10 +10,13 @@ import json
 import re
 from typing import Any
 
-from tumbler.core.errors import AlreadyExists, NotFound
+from tumbler.core.arns import function_arn
+from tumbler.core.errors import AlreadyExists, InvalidParameter, NotFound
+from tumbler.core.iam.service_invoke import builtin_function_policy
 from tumbler.ops.context import Context, Params, Result
 from tumbler.ops.lambda_ import common
 from tumbler.ops.lambda_.common import operation
+from tumbler.ops.lambda_.functions import BUILTIN_READ_ONLY, builtin_revision
 from tumbler.ports.store import FunctionRecord
 
 NO_POLICY = "The resource you requested does not exist."
@@ -35,6 +38,7 @@ CONDITIONS = (
 
 @operation("AddPermission")
 def add_permission(ctx: Context, params: Params) -> Result:
+    _refuse_builtin(ctx, params)
     sid = params["StatementId"]
     with ctx.store.transaction() as uow:
         record = common.find(uow, ctx, params)
@@ -94,6 +98,7 @@ def _dumps(value: Any) -> str:
 
 @operation("RemovePermission")
 def remove_permission(ctx: Context, params: Params) -> Result:
+    _refuse_builtin(ctx, params)
     sid = params["StatementId"]
     with ctx.store.transaction() as uow:
         record = common.find(uow, ctx, params)
@@ -113,8 +118,23 @@ def remove_permission(ctx: Context, params: Params) -> Result:
 
 @operation("GetPolicy")
 def get_policy(ctx: Context, params: Params) -> Result:
+    builtin = _builtin_name(ctx, params)
+    if builtin is not None:  # its fixed policy: Secrets Manager may invoke it for the account's secrets
+        arn = function_arn(ctx.region, ctx.account_id, builtin)
+        return {"Policy": builtin_function_policy(arn), "RevisionId": builtin_revision(builtin)}
     with ctx.store.reader() as reader:
         record = common.find(reader, ctx, params)
     if record.policy is None:
         raise NotFound(NO_POLICY)
     return {"Policy": record.policy, "RevisionId": record.config["RevisionId"]}
+
+
+def _builtin_name(ctx: Context, params: Params) -> str | None:
+    name = common.function_name(ctx, params["FunctionName"], params.get("Qualifier"))
+    return name if name in ctx.services.functions.builtins else None
+
+
+def _refuse_builtin(ctx: Context, params: Params) -> None:
+    name = _builtin_name(ctx, params)
+    if name is not None:
+        raise InvalidParameter(BUILTIN_READ_ONLY.format(name))

@@ -7,8 +7,9 @@ from typing import Any
 
 from tumbler.core import rotation as machine
 from tumbler.core import schedule
-from tumbler.core.arns import parse_function_id
-from tumbler.core.errors import InvalidRequest
+from tumbler.core.arns import function_arn, parse_function_id
+from tumbler.core.errors import AccessDenied, InvalidRequest
+from tumbler.core.iam.service_invoke import CANNOT_INVOKE, builtin_function_policy, secrets_manager_may_invoke
 from tumbler.core.secrets import AWSCURRENT, Secret
 from tumbler.ops.context import Context, Params, Result
 from tumbler.ops.secretsmanager import common
@@ -18,15 +19,17 @@ from tumbler.ports.rotations import RotationStart
 from tumbler.ports.store import Reader, UnitOfWork
 
 NO_FUNCTION = "No Lambda rotation function ARN is associated with this secret."
-CANNOT_INVOKE = (
-    "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access "
-    "to the principal secretsmanager.amazonaws.com."
-)
 
 
-def function_exists(ctx: Context, reader: Reader, lambda_arn: str) -> bool:
-    name, _, region, _ = parse_function_id(lambda_arn)
-    return name in ctx.services.functions.builtins or reader.function(region or ctx.region, name) is not None
+def function_policy(ctx: Context, reader: Reader, lambda_arn: str) -> tuple[str, str | None] | None:
+    """The function's unqualified ARN and its policy (None if it has none); None when there is no such function."""
+    name, _, region, account = parse_function_id(lambda_arn)
+    region = region or ctx.region
+    if name in ctx.services.functions.builtins:
+        arn = function_arn(region, account or ctx.account_id, name)
+        return arn, builtin_function_policy(arn)
+    record = reader.function(region, name)
+    return None if record is None else (record.arn, record.policy)
 
 
 def check_rules(rules: dict[str, Any] | None) -> None:
@@ -45,8 +48,13 @@ def rotate_secret(ctx: Context, params: Params) -> Result:
         lambda_arn = params.get("RotationLambdaARN") or secret.rotation.lambda_arn
         if not lambda_arn:
             raise InvalidRequest(NO_FUNCTION)
-        if not function_exists(ctx, uow, lambda_arn):
+        function = function_policy(ctx, uow, lambda_arn)
+        if function is None:
             raise InvalidRequest(CANNOT_INVOKE)
+        # "When you add a Lambda rotation function ARN to your secret, Secrets Manager checks the permissions of
+        # the function" (User Guide, "Troubleshoot rotation"): refused here, and by the engine at every step.
+        if not secrets_manager_may_invoke(function[1], function[0], secret.arn, ctx.now):
+            raise AccessDenied(CANNOT_INVOKE)
         # AWS, for an unfinished rotation: "A previous rotation isn't complete. That rotation will be reattempted."
         pending = machine.unfinished(secret.stages)
         if pending is None and token in secret.versions:
