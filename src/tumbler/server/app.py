@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 from botocore.model import OperationModel
 
 from tumbler.core.errors import DomainError
-from tumbler.ops.context import ROOT, Context, Operation, Params, Registered
+from tumbler.ops.context import Context, Operation, Params, Registered
 from tumbler.ops.errors import to_wire
 from tumbler.ops.lambda_ import OPERATIONS as LAMBDA
 from tumbler.ops.secretsmanager import OPERATIONS as SECRETSMANAGER
@@ -141,7 +141,7 @@ class App:
         registered = SECRETSMANAGER.get(op_model.name)
         if registered is None:
             raise errors.error("secretsmanager", "UnknownOperationException", f"Unknown operation {op_model.name}.")
-        ctx = Context(self.services, caller.region, self.services.clock.now(), ROOT)
+        ctx = Context(self.services, caller.region, self.services.clock.now())
         return op_model, registered, ctx, params
 
     async def _lambda(self, scope: Scope, body: bytes) -> tuple[str, Response]:

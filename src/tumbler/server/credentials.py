@@ -14,16 +14,13 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from tumbler.core.aad import access_key_aad as access_key_aad  # re-exported: server/keys.py imports it here
 from tumbler.core.secrets import SecretValue
 from tumbler.ports.keyring import Keyring
 from tumbler.ports.store import AccessKey, FunctionRecord, Store
 
 DEFAULT_KEY = "aws/secretsmanager"
 PROFILE = "tumbler"
-
-
-def access_key_aad(access_key_id: str) -> bytes:
-    return f"access-key:{access_key_id}".encode()
 
 
 def new_access_key(store: Store, keyring: Keyring, principal: str) -> tuple[str, str]:
