@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tumbler.core.iam import Principal, PrincipalKind
 from tumbler.ports.keyring import Keyring
 from tumbler.ports.services import Services
 from tumbler.ports.store import Store
@@ -14,15 +15,29 @@ from tumbler.ports.store import Store
 Params = dict[str, Any]
 Result = dict[str, Any]
 
-ROOT = "root"  # the principal of a request signed with the admin key
+
+def root_principal(account_id: str) -> Principal:
+    """The account root: the admin key's principal, and any caller in ``--dev`` mode."""
+    return Principal(PrincipalKind.ROOT, f"arn:aws:iam::{account_id}:root", account_id, account_id)
+
+
+_ROOT = Principal(PrincipalKind.ROOT, "")  # stands for the root of the context's account
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """``caller``: who signed the request (the account root when not given); ``access_key_id``: the key it signed
+    with ("" for the root's), which names an STS session and so its session policy (``principal_policies``)."""
+
     services: Services
     region: str
     now: datetime
-    principal: str = ROOT
+    caller: Principal = _ROOT
+    access_key_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.caller is _ROOT:
+            object.__setattr__(self, "caller", root_principal(self.services.account_id))
 
     @property
     def store(self) -> Store:

@@ -1,11 +1,11 @@
 """The storage port: what operations need from a database, and nothing more.
 
 One small protocol per aggregate (secrets with their versions and labels; the rotation journal
-and its leases; functions; access and master keys; bulk export/import), each a read side and a
-write side; a ``Reader`` has every read side, a ``UnitOfWork`` every side. A write happens
-inside ``Store.transaction()``; the store serialises transactions that touch the same secret,
-so two writers never leave a label on two versions or lose a version. Every backend passes
-the same contract suite (tests/adapters/test_store_contract.py).
+and its leases; functions; access and master keys; IAM identities, in ports/identity.py; bulk
+export/import), each a read side and a write side; a ``Reader`` has every read side, a
+``UnitOfWork`` every side. A write happens inside ``Store.transaction()``; the store serialises
+transactions that touch the same secret, so two writers never leave a label on two versions or
+lose a version. Every backend passes the same contract suite (tests/adapters/test_store_contract.py).
 """
 
 import threading
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from tumbler.core.listing import ListQuery
 from tumbler.core.rotation import Rotation
 from tumbler.core.secrets import Secret, VersionInfo
+from tumbler.ports.identity import IdentityReads, IdentityWrites, Session
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,10 @@ class StoredValue:
 
 
 # Every table a store keeps, in an order that loads cleanly (export/import moves them as they are).
-TABLES = ("kms_keys", "access_keys", "functions", "secrets", "versions", "stages", "rotations")
+TABLES = (
+    "kms_keys", "access_keys", "functions", "secrets", "versions", "stages", "rotations",
+    "iam_entities", "iam_policies", "iam_policy_versions", "iam_inline", "iam_attachments", "iam_members",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,22 @@ class ValueRead:
 
 @dataclass(frozen=True)
 class AccessKey:
-    """An access key; its secret is sealed like a secret value, under its own data key."""
+    """An access key; its secret is sealed like a secret value, under its own data key.
+
+    ``principal`` is the owner's ARN: the account root, an IAM user, or for an STS session (``ASIA...``) the
+    assumed-role ARN (or the user, for GetSessionToken). A principal that is no ARN (``admin``, ``lambda``: keys
+    of older data directories) is the root. A session has ``expires``, the SHA-256 of its session token
+    (``token_hash``: the token itself is never stored) and its ``session``."""
 
     access_key_id: str
     principal: str
     wrapped_key: bytes
     sealed_secret: bytes
+    status: str = "Active"
+    created: datetime | None = None
+    expires: datetime | None = None
+    token_hash: bytes | None = None
+    session: Session | None = None
 
 
 @dataclass
@@ -255,12 +269,12 @@ class BulkImport(BulkExport, Protocol):
         ...
 
 
-class Reader(SecretReads, JournalReads, FunctionReads, KeyReads, BulkExport, Protocol):
+class Reader(SecretReads, JournalReads, FunctionReads, KeyReads, IdentityReads, BulkExport, Protocol):
     """Every read, from one snapshot where the store says so (SQLite: the whole reader; PostgreSQL: each
     call, and the bulk reads together)."""
 
 
-class UnitOfWork(Reader, SecretWrites, JournalWrites, FunctionWrites, KeyWrites, BulkImport, Protocol):
+class UnitOfWork(Reader, SecretWrites, JournalWrites, FunctionWrites, KeyWrites, IdentityWrites, BulkImport, Protocol):
     """Every read and write of one transaction: all of it commits, or none of it."""
 
 

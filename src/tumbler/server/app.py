@@ -14,25 +14,32 @@ may hold up the event loop or Secrets Manager's writers.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from botocore.model import OperationModel
 
 from tumbler.core.errors import DomainError
-from tumbler.ops.context import ROOT, Context, Operation, Params, Registered
+from tumbler.core.iam import Principal
+from tumbler.ops.context import Context, Operation, Params, Registered
 from tumbler.ops.errors import to_wire
+from tumbler.ops.iam import OPERATIONS as IAM
 from tumbler.ops.lambda_ import OPERATIONS as LAMBDA
 from tumbler.ops.secretsmanager import OPERATIONS as SECRETSMANAGER
+from tumbler.ops.sts import OPERATIONS as STS
 from tumbler.ports.services import Services
-from tumbler.wire import errors, parse, serialize
+from tumbler.server.credentials import CredentialLookup
+from tumbler.wire import errors, parse, query, query_serialize, serialize
 from tumbler.wire.errors import WireError
-from tumbler.wire.sigv4 import Verifier
+from tumbler.wire.sigv4 import Caller, Verifier
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -49,12 +56,25 @@ LAMBDA_PREFIX = "/2015-03-31/functions"
 # Lambda's front end limits: a whole request (a base64 ZipFile inside JSON), and an Invoke payload.
 LAMBDA_MAX_BODY = 70_167_211
 INVOKE_MAX_BODY = 6_291_456
+# IAM and STS (query protocol) share the port too: told apart by the SigV4 credential scope's service.
+QUERY_OPERATIONS: dict[str, dict[str, Registered]] = {"iam": IAM, "sts": STS}
+QUERY_SERVICES = tuple(QUERY_OPERATIONS)
 
 
 class App:
-    def __init__(self, services: Services, verifier: Verifier, *, access_log: bool = False) -> None:
+    """``identities`` resolves a verified key to its principal; without one (``--dev``) every caller is the root."""
+
+    def __init__(
+        self,
+        services: Services,
+        verifier: Verifier,
+        *,
+        access_log: bool = False,
+        identities: CredentialLookup | None = None,
+    ) -> None:
         self.services = services
         self.verifier = verifier
+        self.identities = identities
         self.access_log = access_log
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tumbler-op")
         self.lambda_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="tumbler-lambda")
@@ -78,6 +98,8 @@ class App:
                 operation, (status, headers, payload) = await self._lambda(scope, body)
             elif scope["path"] == HEALTH_PATH and scope["method"] == "GET":
                 status, headers, payload = 200, [(b"content-type", b"application/json")], b'{"status":"ok"}'
+            elif (query_service := _query_service(scope)) is not None:
+                operation, (status, headers, payload) = await self._query(scope, body, query_service, request_id)
             else:
                 op_model, registered, ctx, params = self._secretsmanager(scope, body)
                 operation = op_model.name
@@ -137,8 +159,58 @@ class App:
         registered = SECRETSMANAGER.get(op_model.name)
         if registered is None:
             raise errors.error("secretsmanager", "UnknownOperationException", f"Unknown operation {op_model.name}.")
-        ctx = Context(self.services, caller.region, self.services.clock.now(), ROOT)
-        return op_model, registered, ctx, params
+        return op_model, registered, self._context(caller, "secretsmanager"), params
+
+    def _context(self, caller: Caller, service: str) -> Context:
+        """The request's context, with the principal its key stands for (see ``_identify``)."""
+        now = self.services.clock.now()
+        if self.identities is None:
+            return Context(self.services, caller.region, now)
+        principal = self._identify(caller, service, now)
+        return Context(self.services, caller.region, now, principal, caller.access_key_id)
+
+    def _identify(self, caller: Caller, service: str, now: datetime) -> Principal:
+        """The principal of a verified request; a session's must carry its token, unexpired. Errors as each
+        protocol words them: a wrong or missing token is an invalid one, an expired one is expired."""
+        assert self.identities is not None
+        identity = self.identities.identity(caller.access_key_id)
+        if identity is None:  # removed between the signature check and here
+            raise _invalid_token(service)
+        if identity.token_hash is not None:
+            given = hashlib.sha256((caller.session_token or "").encode()).digest()
+            if caller.session_token is None or not hmac.compare_digest(given, identity.token_hash):
+                raise _invalid_token(service)
+            if identity.expires is not None and now >= identity.expires:
+                raise _expired_token(service)
+        return identity.principal
+
+    async def _query(self, scope: Scope, body: bytes, service: str, request_id: str) -> tuple[str, Response]:
+        """An IAM or STS request (query protocol: a form body, answered in XML), errors included."""
+        operation, rid = "-", request_id
+        try:
+            headers: list[tuple[bytes, bytes]] = scope["headers"]
+            raw_path = scope.get("raw_path", b"/").decode("latin-1")
+            query_string = scope["query_string"].decode("latin-1")
+            try:
+                caller = self.verifier.verify(scope["method"], raw_path, query_string, headers, body, service=service)
+            except WireError as err:
+                raise query.from_json_error(service, err) from None
+            ctx = self._context(caller, service)
+            op_model, params = query.parse_query(service, query_string, body)
+            operation = op_model.name
+            registered = QUERY_OPERATIONS[service].get(op_model.name)
+            if registered is None:
+                raise query.error(service, "InvalidAction", f"Could not find operation {operation} for version "
+                                  f"{op_model.metadata['apiVersion']}")  # fmt: skip
+            result = await _in_pool(self.pool, registered.func, ctx, params, service)
+            return operation, query_serialize.query_response(op_model, result, rid)
+        except WireError as err:
+            return operation, query_serialize.query_error(service, err, rid)
+        except Exception:
+            log.exception("internal error in %s (request %s)", operation, rid)
+            failure = "ServiceFailure" if service == "iam" else "InternalFailure"
+            message = "An error occurred on the server side."
+            return operation, query_serialize.query_error(service, query.error(service, failure, message), rid)
 
     async def _lambda(self, scope: Scope, body: bytes) -> tuple[str, Response]:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
@@ -151,9 +223,40 @@ class App:
         registered = LAMBDA.get(op_model.name)
         if registered is None:  # modelled, but not (yet) served: as for a path no operation owns
             raise WireError("UnknownOperationException", "", 404)
-        ctx = Context(self.services, caller.region, self.services.clock.now())
+        ctx = self._context(caller, "lambda")
         result = await _in_pool(self.lambda_pool, registered.func, ctx, params, "lambda")
         return op_model.name, serialize.rest_json_response(op_model, result)
+
+
+def _query_service(scope: Scope) -> str | None:
+    """``iam`` or ``sts`` when the request's SigV4 credential scope names one (header or presigned)."""
+    if scope["method"] != "POST" and not scope["query_string"]:
+        return None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return _scoped(value)
+    return _scoped(scope["query_string"]) if b"X-Amz-Credential" in scope["query_string"] else None
+
+
+def _scoped(text: bytes) -> str | None:
+    for service in QUERY_SERVICES:
+        if b"/%s/aws4_request" % service.encode() in text or b"%%2F%s%%2Faws4_request" % service.encode() in text:
+            return service
+    return None
+
+
+def _invalid_token(service: str) -> WireError:
+    message = "The security token included in the request is invalid."
+    if service in QUERY_SERVICES:
+        return query.error(service, "InvalidClientTokenId", message)
+    return WireError("UnrecognizedClientException", message, 403 if service == "lambda" else 400)
+
+
+def _expired_token(service: str) -> WireError:
+    message = "The security token included in the request is expired"
+    if service in QUERY_SERVICES:
+        return query.error(service, "ExpiredToken", message)
+    return WireError("ExpiredTokenException", message, 403 if service == "lambda" else 400)
 
 
 def _call(func: Operation, ctx: Context, params: dict[str, Any], service: str) -> dict[str, Any]:

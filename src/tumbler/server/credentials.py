@@ -12,18 +12,19 @@ import secrets
 import string
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+from tumbler.core.aad import access_key_aad as access_key_aad  # re-exported: server/keys.py imports it here
+from tumbler.core.iam import Principal, PrincipalKind
 from tumbler.core.secrets import SecretValue
+from tumbler.ops.principals import principal_of
 from tumbler.ports.keyring import Keyring
 from tumbler.ports.store import AccessKey, FunctionRecord, Store
 
 DEFAULT_KEY = "aws/secretsmanager"
 PROFILE = "tumbler"
-
-
-def access_key_aad(access_key_id: str) -> bytes:
-    return f"access-key:{access_key_id}".encode()
 
 
 def new_access_key(store: Store, keyring: Keyring, principal: str) -> tuple[str, str]:
@@ -62,36 +63,71 @@ def ensure_admin_key(store: Store, keyring: Keyring, path: Path) -> tuple[str, s
     return key_id, secret, True
 
 
-class CredentialLookup:
-    """access key id -> secret access key, cached: SigV4 needs it on every request."""
+@dataclass(frozen=True)
+class KeyIdentity:
+    """What an access key stands for: its secret, its principal, and for an STS session its expiry and the
+    SHA-256 of its session token. ``version`` is the identity change counter it was read at (None: a root key,
+    which IAM operations never change)."""
 
-    def __init__(self, store: Store, keyring: Keyring, max_entries: int = 4096) -> None:
+    secret: str
+    principal: Principal
+    expires: datetime | None = None
+    token_hash: bytes | None = None
+    version: int | None = None
+
+
+class CredentialLookup:
+    """access key id -> secret access key and principal, cached: SigV4 needs it on every request.
+
+    A root key is cached for good (as before there were IAM users); any other entry is checked against the
+    identity change counter on use, so a deleted or deactivated key, a deleted user or a changed tag is seen at
+    once, on every node. Inactive keys and keys of users or roles that no longer exist are unknown."""
+
+    def __init__(self, store: Store, keyring: Keyring, max_entries: int = 4096, account_id: str = "") -> None:
         self._store = store
         self._keyring = keyring
         self._max = max_entries
-        self._cache: dict[str, str | None] = {}
+        self._account_id = account_id
+        self._cache: dict[str, KeyIdentity] = {}
         self._lock = threading.Lock()
 
     def __call__(self, access_key_id: str) -> str | None:
-        try:
-            return self._cache[access_key_id]
-        except KeyError:
-            pass
-        secret = self._load(access_key_id)
+        found = self.identity(access_key_id)
+        return None if found is None else found.secret
+
+    def identity(self, access_key_id: str) -> KeyIdentity | None:
+        found = self._cache.get(access_key_id)
+        if found is not None and (found.version is None or found.version == self._version()):
+            return found
+        found = self._load(access_key_id)
         with self._lock:
             if len(self._cache) >= self._max:
                 self._cache.clear()
-            if secret is not None:  # unknown ids are not cached, so a flood of them can't evict real ones
-                self._cache[access_key_id] = secret
-        return secret
+            if found is not None:  # unknown ids are not cached, so a flood of them can't evict real ones
+                self._cache[access_key_id] = found
+            else:
+                self._cache.pop(access_key_id, None)
+        return found
 
-    def _load(self, access_key_id: str) -> str | None:
+    def _version(self) -> int:
         with self._store.reader() as reader:
+            return reader.identity_version()
+
+    def _load(self, access_key_id: str) -> KeyIdentity | None:
+        with self._store.reader() as reader:
+            version = reader.identity_version()
             key = reader.access_key(access_key_id)
-        if key is None:
+            if key is None or key.status != "Active":
+                return None
+            principal = principal_of(reader, key, self._account_id)
+        if principal is None:
             return None
         aad = access_key_aad(access_key_id)
-        return self._keyring.open(key.wrapped_key, aad, key.sealed_secret, aad).string
+        secret = self._keyring.open(key.wrapped_key, aad, key.sealed_secret, aad).string
+        if secret is None:
+            return None
+        root = principal.kind is PrincipalKind.ROOT and key.expires is None
+        return KeyIdentity(secret, principal, key.expires, key.token_hash, None if root else version)
 
 
 class FunctionCredentials:

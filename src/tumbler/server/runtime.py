@@ -97,8 +97,10 @@ def release_stale_leases(runtime: Runtime) -> None:
 
 
 def build_app(runtime: Runtime) -> App:
-    lookup = credentials.CredentialLookup(runtime.store, runtime.keyring)
-    app = App(runtime.services, Verifier(lookup, dev=runtime.config.dev), access_log=runtime.config.access_log)
+    lookup = credentials.CredentialLookup(runtime.store, runtime.keyring, account_id=runtime.services.account_id)
+    identities = None if runtime.config.dev else lookup  # --dev: every caller is the root
+    verifier = Verifier(lookup, dev=runtime.config.dev)
+    app = App(runtime.services, verifier, access_log=runtime.config.access_log, identities=identities)
     app.background.append(lambda: _purge_loop(runtime))
     lease = timedelta(seconds=runtime.config.rotation_lease)
     engine = RotationEngine(runtime.services, policy=runtime.config.retry_policy, lease=lease)

@@ -16,10 +16,12 @@ from typing import Any
 import orjson
 
 from tumbler.adapters.store import codec
+from tumbler.adapters.store.identity import SCHEMA_V3, IdentitySession
+from tumbler.adapters.store.identity import STATEMENTS as IDENTITY_STATEMENTS
 from tumbler.core.listing import ListQuery, Term
 from tumbler.core.rotation import Rotation
 from tumbler.core.secrets import Secret, VersionInfo
-from tumbler.ports.store import TABLES, AccessKey, FunctionRecord, StoredValue, ValueRead
+from tumbler.ports.store import TABLES, FunctionRecord, StoredValue, ValueRead
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ SCHEMA_V2 = [
     "CREATE INDEX secrets_by_accessed ON secrets (region, (coalesce(last_accessed, -1.0)), name{binary})",
     "CREATE INDEX secrets_by_name ON secrets (region, name{binary})",
 ]
-MIGRATIONS = (SCHEMA_V1, SCHEMA_V2)
+MIGRATIONS = (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3)  # SCHEMA_V3: IAM identities (identity.py)
 
 
 def fill_search_fields(session: SqlSession) -> None:
@@ -138,8 +140,6 @@ STATEMENTS = {
         "UNION ALL SELECT 1, label, version_id, NULL FROM stages WHERE arn = ?"
     ),
     "secrets_of_region": f"SELECT {codec.SECRET_COLUMNS} FROM secrets WHERE region = ?",
-    "access_key": "SELECT access_key_id, principal, wrapped_key, sealed_secret FROM access_keys "
-    "WHERE access_key_id = ?",
     "kms_keys": "SELECT key_id, alias FROM kms_keys ORDER BY created",
     "rotation": "SELECT doc FROM rotations WHERE rotation_id = ?",
     "active_rotation": f"SELECT doc FROM rotations WHERE secret_arn = ? AND {ACTIVE} ORDER BY created DESC LIMIT 1",
@@ -166,8 +166,6 @@ STATEMENTS = {
     "rewrap_access_key": "UPDATE access_keys SET wrapped_key = ? WHERE access_key_id = ?",
     "all_wrapped_keys": "SELECT arn, wrapped_key FROM secrets WHERE length(wrapped_key) > 0 "
     "UNION ALL SELECT access_key_id, wrapped_key FROM access_keys",
-    "put_access_key": "INSERT INTO access_keys (access_key_id, principal, wrapped_key, sealed_secret) "
-    "VALUES (?, ?, ?, ?)",
     "put_kms_key": "INSERT INTO kms_keys (key_id, alias, created) VALUES (?, ?, ?)",
     "put_function": "INSERT INTO functions (region, name, arn, config, code_zip, policy) VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (region, name) DO UPDATE SET arn = excluded.arn, config = excluded.config, "
@@ -189,6 +187,7 @@ STATEMENTS = {
     "touch_secret": "UPDATE secrets SET last_accessed = ? WHERE arn = ?",
     "touch_version": "UPDATE versions SET last_accessed = ? WHERE version_id = ? AND arn = "
     "(SELECT source_arn FROM secrets WHERE arn = ?)",
+    **IDENTITY_STATEMENTS,
 }
 for _name, _query in {
     "find": "{secret_select}",
@@ -204,8 +203,8 @@ SORT_KEYS = {
 }
 
 
-class SqlSession:
-    """Queries over one connection; a reader and a unit of work both use it."""
+class SqlSession(IdentitySession):
+    """Queries over one connection; a reader and a unit of work both use it (the identity queries: identity.py)."""
 
     d: Dialect
 
@@ -226,12 +225,6 @@ class SqlSession:
     # -- helpers -----------------------------------------------------------------------------------
     def _q(self, name: str) -> str:
         return self.d.statements[name]
-
-    def _row(self, name: str, *params: Any) -> Any:
-        return self.conn.execute(self.d.statements[name], params).fetchone()
-
-    def _rows(self, name: str, *params: Any) -> list[Any]:
-        return list(self.conn.execute(self.d.statements[name], params).fetchall())
 
     def _variants(self, name: str) -> tuple[str, str, str]:
         q = self.d.statements
@@ -367,16 +360,8 @@ class SqlSession:
         self.conn.execute(self._q("delete_function"), (region, name))
 
     # -- access keys and master keys ----------------------------------------------------------------
-    def access_key(self, access_key_id: str) -> AccessKey | None:
-        row = self._row("access_key", access_key_id)
-        return AccessKey(row[0], row[1], bytes(row[2]), bytes(row[3])) if row else None
-
     def kms_keys(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self._rows("kms_keys")]
-
-    def put_access_key(self, key: AccessKey) -> None:
-        row = (key.access_key_id, key.principal, key.wrapped_key, key.sealed_secret)
-        self.conn.execute(self._q("put_access_key"), row)
 
     def put_kms_key(self, key_id: str, alias: str, created: datetime) -> None:
         self.conn.execute(self._q("put_kms_key"), (key_id, alias, codec.ts(created)))
