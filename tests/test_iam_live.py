@@ -248,3 +248,30 @@ def test_managed_policy_versions(server: LiveServer) -> None:
     with pytest.raises(ClientError) as gone:
         iam.get_policy(PolicyArn=policy_arn)
     assert error_code(gone)[0] == "NoSuchEntity"
+
+
+@pytest.mark.parametrize("kind", ["user", "role"])
+def test_tags_and_boundaries_of_users_and_roles(server: LiveServer, kind: str) -> None:
+    iam, name = server.client("iam"), unique(kind)
+    title = kind.title()
+    named = {f"{title}Name": name}
+    if kind == "user":
+        iam.create_user(UserName=name, Tags=[{"Key": "team", "Value": "a"}])
+    else:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_LAMBDA),
+                        Tags=[{"Key": "team", "Value": "a"}])  # fmt: skip
+    getattr(iam, f"tag_{kind}")(**named, Tags=[{"Key": "team", "Value": "b"}, {"Key": "env", "Value": "prod"}])
+    getattr(iam, f"untag_{kind}")(**named, TagKeys=["env"])
+    assert getattr(iam, f"list_{kind}_tags")(**named)["Tags"] == [{"Key": "team", "Value": "b"}]
+    boundary = "arn:aws:iam::aws:policy/SecretsManagerReadWrite"
+    getattr(iam, f"put_{kind}_permissions_boundary")(**named, PermissionsBoundary=boundary)
+    shown = getattr(iam, f"get_{kind}")(**named)[title]["PermissionsBoundary"]
+    assert shown == {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": boundary}
+    getattr(iam, f"delete_{kind}_permissions_boundary")(**named)
+    assert "PermissionsBoundary" not in getattr(iam, f"get_{kind}")(**named)[title]
+    with pytest.raises(ClientError) as err:
+        getattr(iam, f"put_{kind}_permissions_boundary")(**named, PermissionsBoundary=boundary + "Nope")
+    assert error_code(err)[0] == "NoSuchEntity"
+    with pytest.raises(ClientError) as err:
+        getattr(iam, f"tag_{kind}")(**{f"{title}Name": name + "-gone"}, Tags=[{"Key": "k", "Value": "v"}])
+    assert error_code(err) == ("NoSuchEntity", f"The {kind} with name {name}-gone cannot be found.")

@@ -61,6 +61,11 @@ def check_policy(document: str, kind: PolicyKind = PolicyKind.IDENTITY) -> None:
         raise fail("MalformedPolicyDocument", err.message) from None
 
 
+def entity_name(params: dict[str, Any], kind: str) -> str:
+    """The UserName, RoleName or GroupName a request names."""
+    return str(params[f"{TITLES[kind]}Name"])
+
+
 def entity_or_fail(uow: Any, kind: str, name: str) -> Entity:
     found: Entity | None = uow.entity(kind, name)
     if found is None:

@@ -18,6 +18,7 @@ from tumbler.ops.iam.common import (
     TITLES,
     arn,
     check_policy,
+    entity_name,
     entity_or_fail,
     fail,
     managed_exists,
@@ -36,16 +37,13 @@ MORE_THAN_ONE_VERSION = (
 )
 
 
-def _name(params: Params, kind: str) -> str:
-    return str(params[f"{TITLES[kind]}Name"])
-
 
 # -- inline policies -----------------------------------------------------------------------------------
 def put_inline(kind: str, ctx: Context, params: Params) -> Result:
     check_policy(params["PolicyDocument"])
     with ctx.store.transaction() as uow:
         uow.lock_identities()
-        entity = entity_or_fail(uow, kind, _name(params, kind))
+        entity = entity_or_fail(uow, kind, entity_name(params, kind))
         uow.put_inline_policy(kind, entity.name, params["PolicyName"], params["PolicyDocument"])
     return {}
 
@@ -58,14 +56,14 @@ def _inline_or_fail(kind: str, documents: dict[str, str], policy_name: str) -> s
 
 def get_inline(kind: str, ctx: Context, params: Params) -> Result:
     with ctx.store.reader() as reader:
-        entity = entity_or_fail(reader, kind, _name(params, kind))
+        entity = entity_or_fail(reader, kind, entity_name(params, kind))
         document = _inline_or_fail(kind, reader.inline_policies(kind, entity.name), params["PolicyName"])
     return {f"{TITLES[kind]}Name": entity.name, "PolicyName": params["PolicyName"], "PolicyDocument": document}
 
 
 def list_inline(kind: str, ctx: Context, params: Params) -> Result:
     with ctx.store.reader() as reader:
-        entity = entity_or_fail(reader, kind, _name(params, kind))
+        entity = entity_or_fail(reader, kind, entity_name(params, kind))
         names = list(reader.inline_policies(kind, entity.name))
     return {"PolicyNames": names, "IsTruncated": False}
 
@@ -73,7 +71,7 @@ def list_inline(kind: str, ctx: Context, params: Params) -> Result:
 def delete_inline(kind: str, ctx: Context, params: Params) -> Result:
     with ctx.store.transaction() as uow:
         uow.lock_identities()
-        entity = entity_or_fail(uow, kind, _name(params, kind))
+        entity = entity_or_fail(uow, kind, entity_name(params, kind))
         _inline_or_fail(kind, uow.inline_policies(kind, entity.name), params["PolicyName"])
         uow.delete_inline_policy(kind, entity.name, params["PolicyName"])
     return {}
@@ -84,7 +82,7 @@ def attach(kind: str, ctx: Context, params: Params) -> Result:
     policy_arn = params["PolicyArn"]
     with ctx.store.transaction() as uow:
         uow.lock_identities()
-        entity = entity_or_fail(uow, kind, _name(params, kind))
+        entity = entity_or_fail(uow, kind, entity_name(params, kind))
         if not managed_exists(uow, policy_arn):
             raise not_attachable(policy_arn)
         uow.attach(kind, entity.name, policy_arn)
@@ -95,7 +93,7 @@ def detach(kind: str, ctx: Context, params: Params) -> Result:
     policy_arn = params["PolicyArn"]
     with ctx.store.transaction() as uow:
         uow.lock_identities()
-        entity = entity_or_fail(uow, kind, _name(params, kind))
+        entity = entity_or_fail(uow, kind, entity_name(params, kind))
         if policy_arn not in uow.attached(kind, entity.name):
             raise fail("NoSuchEntity", f"Policy {policy_arn} was not found.")
         uow.detach(kind, entity.name, policy_arn)
@@ -104,7 +102,7 @@ def detach(kind: str, ctx: Context, params: Params) -> Result:
 
 def list_attached(kind: str, ctx: Context, params: Params) -> Result:
     with ctx.store.reader() as reader:
-        entity = entity_or_fail(reader, kind, _name(params, kind))
+        entity = entity_or_fail(reader, kind, entity_name(params, kind))
         arns = reader.attached(kind, entity.name)
     prefix = params.get("PathPrefix", "/")
     found = [{"PolicyName": a.rsplit("/", 1)[-1], "PolicyArn": a} for a in arns if _path_of(a).startswith(prefix)]

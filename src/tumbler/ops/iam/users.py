@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from tumbler.core.iam import PrincipalKind
@@ -83,51 +82,4 @@ def delete_user(ctx: Context, params: Params) -> Result:
         if uow.groups_of(name):
             raise fail("DeleteConflict", "Cannot delete entity, must remove user from all groups first.")
         uow.delete_entity(USER, name)
-    return {}
-
-
-@operation("TagUser")
-def tag_user(ctx: Context, params: Params) -> Result:
-    with ctx.store.transaction() as uow:
-        uow.lock_identities()
-        user = entity_or_fail(uow, USER, params["UserName"])
-        uow.put_entity(replace(user, tags={**user.tags, **tags_in(params)}))
-    return {}
-
-
-@operation("UntagUser")
-def untag_user(ctx: Context, params: Params) -> Result:
-    with ctx.store.transaction() as uow:
-        uow.lock_identities()
-        user = entity_or_fail(uow, USER, params["UserName"])
-        drop = set(params["TagKeys"])
-        uow.put_entity(replace(user, tags={k: v for k, v in user.tags.items() if k not in drop}))
-    return {}
-
-
-@operation("ListUserTags")
-def list_user_tags(ctx: Context, params: Params) -> Result:
-    with ctx.store.reader() as reader:
-        user = entity_or_fail(reader, USER, params["UserName"])
-    return {"Tags": tags_out(user.tags), "IsTruncated": False}
-
-
-@operation("PutUserPermissionsBoundary")
-def put_user_boundary(ctx: Context, params: Params) -> Result:
-    boundary = params["PermissionsBoundary"]
-    with ctx.store.transaction() as uow:
-        uow.lock_identities()
-        user = entity_or_fail(uow, USER, params["UserName"])
-        if not managed_exists(uow, boundary):
-            raise not_attachable(boundary)
-        uow.put_entity(replace(user, boundary=boundary))
-    return {}
-
-
-@operation("DeleteUserPermissionsBoundary")
-def delete_user_boundary(ctx: Context, params: Params) -> Result:
-    with ctx.store.transaction() as uow:
-        uow.lock_identities()
-        user = entity_or_fail(uow, USER, params["UserName"])
-        uow.put_entity(replace(user, boundary=None))
     return {}
