@@ -67,12 +67,17 @@ class LiveServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(f"{self.endpoint}/_tumbler/health", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.05)
+            if self.healthy():
+                return self
+            time.sleep(0.05)
         raise RuntimeError("server did not start in 30 s")
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/_tumbler/health", timeout=1):
+                return True
+        except OSError:
+            return False
 
     def stop(self, kill: bool = False) -> None:
         if self.process and self.process.poll() is None:

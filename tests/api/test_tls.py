@@ -10,7 +10,6 @@ import ssl
 import stat
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,28 +39,6 @@ class TlsServer(LiveServer):
     @property
     def endpoint(self) -> str:
         return f"https://localhost:{self.port}"
-
-    def start(self) -> TlsServer:
-        log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115 - lives with the process
-        cmd = [
-            sys.executable,
-            "-m",
-            "tumbler.cli",
-            "server",
-            "--data-dir",
-            str(self.data_dir),
-            "--port",
-            str(self.port),
-        ]
-        self.process = subprocess.Popen(cmd + self.extra_args, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}; see {log.name}")
-            if self.healthy():
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("server did not start in 30 s")
 
     def healthy(self) -> bool:
         try:  # the CA file may not be there yet: --tls-self-signed makes it as the server starts
