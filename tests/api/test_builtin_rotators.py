@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.adapters.test_targets import Maria, Postgres, Redis, Server
-from tests.api.rotation_helpers import ROLE, stages, wait_for, zip_of
+from tests.api.rotation_helpers import ROLE, execution_role, stages, wait_for, zip_of
 from tests.api.test_rotation import history, settled
 from tests.conftest import LiveServer, free_port
 from tests.dbs import SUPERUSER_PASSWORD, MariaDB, PrivatePostgres
@@ -62,7 +62,9 @@ class Engine:
 
 @pytest.fixture(scope="module")
 def lam(server: LiveServer) -> Any:
-    return server.client("lambda")
+    client = server.client("lambda")
+    execution_role(client)  # ROLE exists and trusts Lambda
+    return client
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from botocore.model import OperationModel, Shape, StructureShape
 from botocore.serialize import create_serializer
 
 from tests.api.helpers import ACCOUNT, letters, snapshot
+from tests.api.rotation_helpers import execution_role
 from tests.conftest import LiveServer
 from tumbler.ops.lambda_ import OPERATIONS as LAMBDA_OPERATIONS
 from tumbler.wire import spec
@@ -258,6 +259,7 @@ def fixtures(server: LiveServer, sm: Any) -> Targets:
     sm.put_secret_value(SecretId=secret, SecretBinary=b"\x00three", ClientRequestToken=TOKEN)
     sm.put_resource_policy(SecretId=secret, ResourcePolicy=POLICY)
     function = f"generated-{letters()}"
+    execution_role(server.client("lambda"), "generated")
     server.client("lambda").create_function(
         FunctionName=function, Runtime="python3.12", Role=f"arn:aws:iam::{ACCOUNT}:role/generated",
         Handler="lambda_function.lambda_handler", Code={"ZipFile": ZIP},

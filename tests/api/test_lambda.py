@@ -15,7 +15,7 @@ import re
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -24,10 +24,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.api.helpers import ACCOUNT, assert_error
+from tests.api.rotation_helpers import execution_role
 from tests.conftest import LiveServer
 from tumbler.adapters.runner.host import FunctionHost
 from tumbler.core.errors import NotFound
-from tumbler.ports.runner import FunctionRunner, FunctionSpec, InvokeRequest, InvokeResult
+from tumbler.ports.runner import Execution, FunctionRunner, FunctionSpec, InvokeRequest, InvokeResult
+from tumbler.ports.secrets_client import SecretsClients
 from tumbler.ports.store import FunctionRecord, Store
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
@@ -93,7 +95,9 @@ def not_found(name: str, region: str = "us-east-1") -> str:
 
 @pytest.fixture(scope="module")
 def lam(server: LiveServer) -> Any:
-    return server.client("lambda")
+    client = server.client("lambda")
+    execution_role(client, ROLE.rsplit("/", 1)[1])  # ROLE exists and trusts Lambda
+    return client
 
 
 @pytest.fixture
@@ -528,27 +532,6 @@ def test_function_calls_secrets_manager_back(
     assert body == {"sha256": hashlib.sha256(value.encode()).hexdigest()}
 
 
-WHO = """\
-import os
-
-def lambda_handler(event, context):
-    return {"key": os.environ["AWS_ACCESS_KEY_ID"], "secret_set": bool(os.environ.get("AWS_SECRET_ACCESS_KEY"))}
-"""
-
-
-def test_functions_call_back_with_tumblers_function_key(
-    lam: Any, make: Callable[..., dict[str, Any]], fname: str, server: LiveServer
-) -> None:
-    make(fname, WHO)
-    body = invoke_json(lam, fname, {})[1]
-    remembered = server.data_dir / "function-credentials"
-    assert remembered.stat().st_mode & 0o777 == 0o600
-    assert remembered.read_text() == body["key"] + "\n"  # the id only: the secret stays sealed in the store
-    assert body["key"].startswith("AKIA")
-    assert body["key"] != server.keys[0]  # not the admin key
-    assert body["secret_set"]
-
-
 # --- AddPermission, RemovePermission, GetPolicy ---------------------------------------------------
 
 
@@ -650,7 +633,7 @@ def test_cli_create_function_and_invoke(server: LiveServer, tmp_path: Path, fnam
         "--zip-file",
         f"fileb://{archive}",
         "--role",
-        f"arn:aws:iam::{ACCOUNT}:role/r",
+        ROLE,
     )
     assert (created["FunctionName"], created["State"]) == (fname, "Active")
     out = tmp_path / "out.json"
@@ -681,6 +664,16 @@ class OneFunction:
         return self.record if (region, name) == (self.record.region, self.record.name) else None
 
 
+class NoRoles:
+    """Execution roles for a host whose functions never call back: no credentials."""
+
+    def credentials(self, execution: Execution) -> Mapping[str, str]:
+        return {}
+
+    def secrets_clients(self, execution: Execution) -> SecretsClients:
+        raise AssertionError("no built-in runs here")
+
+
 class Recorder:
     """A runner that only records what it was asked to run."""
 
@@ -701,7 +694,7 @@ def host_for(tmp_path: Path, code: bytes) -> tuple[FunctionHost, Recorder]:
     runner = Recorder()
     store = cast(Store, OneFunction(record))
     host = FunctionHost(
-        store, cast(FunctionRunner, runner), tmp_path / "code", "http://x", lambda r: {}, account_id=ACCOUNT
+        store, cast(FunctionRunner, runner), tmp_path / "code", "http://x", NoRoles(), account_id=ACCOUNT
     )
     return host, runner
 

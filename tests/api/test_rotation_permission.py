@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.api.helpers import ACCOUNT, snapshot
-from tests.api.rotation_helpers import ROLE, current_is, wait_for, zip_of
+from tests.api.rotation_helpers import ROLE, current_is, execution_role, wait_for, zip_of
 from tests.conftest import LiveServer
 
 CANNOT_INVOKE = (
@@ -29,7 +29,9 @@ OTHER_ACCOUNT = "210987654321"
 
 @pytest.fixture(scope="module")
 def lam(server: LiveServer) -> Any:
-    return server.client("lambda")
+    client = server.client("lambda")
+    execution_role(client)  # ROLE exists and trusts Lambda
+    return client
 
 
 def bare_function(lam: Any, env: dict[str, str] | None = None) -> str:

@@ -16,7 +16,7 @@ import json
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,8 @@ from tumbler.adapters.store.sqlite import SqliteStore
 from tumbler.core.rotation import RetryPolicy, Rotation, State
 from tumbler.ops.context import Context
 from tumbler.ops.secretsmanager import OPERATIONS
+from tumbler.ports.runner import Execution
+from tumbler.ports.secrets_client import SecretsClients
 from tumbler.ports.services import Services
 from tumbler.ports.store import FunctionRecord
 from tumbler.rotation.engine import RotationEngine
@@ -112,6 +114,16 @@ def package(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+class NoRoles:
+    """Execution roles for a host whose functions never call back: no credentials."""
+
+    def credentials(self, execution: Execution) -> Mapping[str, str]:
+        return {}
+
+    def secrets_clients(self, execution: Execution) -> SecretsClients:
+        raise AssertionError("no built-in runs here")
+
+
 def make_world(tmp_path: Path, now: datetime | None, sleep: float = 0.0) -> Iterator[World]:
     store, clock, runner = SqliteStore(tmp_path / "t.db"), Clock(now), SubprocessRunner()
     code = package({"lambda_function.py": HANDLER})
@@ -122,7 +134,7 @@ def make_world(tmp_path: Path, now: datetime | None, sleep: float = 0.0) -> Iter
               "CodeSha256": base64.b64encode(hashlib.sha256(code).digest()).decode()}  # fmt: skip
     with store.transaction() as uow:
         uow.put_function(FunctionRecord(FUNCTION, "reporter", REGION, config, code, INVOKE_POLICY))
-    host = FunctionHost(store, runner, tmp_path / "code", "http://127.0.0.1:9", lambda _: {}, account_id=ACCOUNT)
+    host = FunctionHost(store, runner, tmp_path / "code", "http://127.0.0.1:9", NoRoles(), account_id=ACCOUNT)
     services = Services(store=store, keyring=Keyring(MasterKey.generate()), clock=clock, account_id=ACCOUNT,
                         functions=host, start_rotation=start_rotation)  # fmt: skip
     try:

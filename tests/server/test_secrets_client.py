@@ -10,6 +10,7 @@ import pytest
 from tumbler.adapters.crypto.keyring import Keyring
 from tumbler.adapters.crypto.masterkey import MasterKey
 from tumbler.adapters.store.sqlite import SqliteStore
+from tumbler.ops.context import root_principal
 from tumbler.ports.secrets_client import SecretsClientError
 from tumbler.ports.services import Services
 from tumbler.server.secrets_client import InProcessSecrets
@@ -24,7 +25,7 @@ class Clock:
 def client(tmp_path: Path) -> InProcessSecrets:
     store = SqliteStore(tmp_path / "t.db")
     services = Services(store=store, keyring=Keyring(MasterKey.generate()), clock=Clock(), account_id="123456789012")
-    return InProcessSecrets(services, "us-east-1")
+    return InProcessSecrets(services, "us-east-1", root_principal(services.account_id), "")
 
 
 def test_the_four_template_calls(client: InProcessSecrets) -> None:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from tumbler.core.arns import function_not_found
 from tumbler.core.errors import NotFound
+from tumbler.ports.secrets_client import SecretsClients
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,36 @@ class FunctionRunner(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Execution:
+    """Who a function runs as: the session ``function`` (its name, the session name) holds of ``role_arn``, which
+    must stay valid for ``lifetime`` seconds (the function's timeout) from when it is handed out."""
+
+    role_arn: str
+    function: str
+    region: str
+    lifetime: int
+
+
+class ExecutionRoles(Protocol):
+    """Each function's execution role, assumed for it as Lambda does (session name = the function name).
+
+    Both raise ``core.errors.InvalidParameter`` with Lambda's message when the role does not exist or no
+    longer trusts ``lambda.amazonaws.com``."""
+
+    def credentials(self, execution: Execution) -> Mapping[str, str]:
+        """AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN of the role session, renewed before
+        it would expire within ``execution.lifetime``."""
+        ...
+
+    def secrets_clients(self, execution: Execution) -> SecretsClients:
+        """Secrets Manager, called in-process as that role session (for the built-in rotators)."""
+        ...
+
+
 class BuiltinFunction(Protocol):
-    """A function that ships with Tumbler and runs in its process (the built-in rotators)."""
+    """A function that ships with Tumbler and runs in its process (the built-in rotators): it acts on secrets
+    only through the clients it is given, which call as the function's execution role."""
 
     @property
     def description(self) -> str: ...
@@ -82,7 +111,7 @@ class BuiltinFunction(Protocol):
         """Its fixed settings, shown read-only as the function's Environment."""
         ...
 
-    def __call__(self, region: str, payload: bytes) -> InvokeResult:
+    def __call__(self, region: str, payload: bytes, clients: SecretsClients) -> InvokeResult:
         """Run one invocation; a function error is a result, never an exception."""
         ...
 
@@ -116,4 +145,3 @@ class NoFunctions:
 
     def invoke_async(self, region: str, function: str, payload: bytes) -> None:
         raise NotFound(function_not_found(function))
-

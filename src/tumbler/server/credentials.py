@@ -1,4 +1,5 @@
-"""Access keys: the admin key written on first start, and the lookup SigV4 verification uses.
+"""Access keys: the admin key written on first start, the lookup SigV4 verification uses, and the execution-role
+sessions functions call Tumbler with.
 
 A secret access key must be recoverable (SigV4 is an HMAC), so it is sealed under its own
 data key like a secret value; the database never holds it in plain text.
@@ -11,17 +12,25 @@ import os
 import secrets
 import string
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tumbler.core.aad import access_key_aad as access_key_aad  # re-exported: server/keys.py imports it here
+from tumbler.core.errors import InvalidParameter
 from tumbler.core.iam import Principal, PrincipalKind
 from tumbler.core.secrets import SecretValue
+from tumbler.ops.context import Context
+from tumbler.ops.lambda_.functions import ROLE_NOT_ASSUMABLE
 from tumbler.ops.principals import principal_of
+from tumbler.ops.sts.sessions import LAMBDA, issue_role_session, service_may_assume
 from tumbler.ports.keyring import Keyring
-from tumbler.ports.store import AccessKey, FunctionRecord, Store
+from tumbler.ports.runner import Execution
+from tumbler.ports.secrets_client import SecretsClient, SecretsClients
+from tumbler.ports.services import Services
+from tumbler.ports.store import AccessKey, Store
+from tumbler.server.secrets_client import InProcessSecrets
 
 DEFAULT_KEY = "aws/secretsmanager"
 PROFILE = "tumbler"
@@ -130,42 +139,84 @@ class CredentialLookup:
         return KeyIdentity(secret, principal, key.expires, key.token_hash, None if root else version)
 
 
-class FunctionCredentials:
-    """The access key every function calls Tumbler back with, created on first use.
+FUNCTION_SESSION_SECONDS = 3600  # how long each execution-role session a function gets lasts
+RENEW_MARGIN = timedelta(seconds=60)  # beyond the function's timeout: a session must outlive the invocation
 
-    Its secret is sealed in the store like any access key; ``function-credentials`` (mode 0600)
-    holds only the key's id, so no plaintext secret is written for it. A missing or stale file
-    (its key no longer in the store) means a new key. Later each function gets its execution
-    role's scoped credentials instead; callers see only this callable.
+
+@dataclass(frozen=True)
+class _RoleSession:
+    environment: Mapping[str, str]  # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+    access_key_id: str
+    principal: Principal
+    expires: datetime
+
+
+class FunctionRoles:
+    """``ports.runner.ExecutionRoles``: each function runs as its execution role, as on Lambda.
+
+    The role is assumed for the service principal ``lambda.amazonaws.com`` (its trust policy must allow it) with
+    the function's name as the session name, through the same session issuance as STS AssumeRole. A session is
+    kept per function and role and renewed when it would expire before the function's timeout (plus a margin)
+    has passed, so an invocation never starts with credentials that end during it; a warm worker gets the new
+    ones with its next invocation. ``session_seconds`` is how long each session lasts.
     """
 
-    def __init__(self, store: Store, keyring: Keyring, path: Path) -> None:
-        self._store = store
-        self._keyring = keyring
-        self._path = path
+    def __init__(self, services: Callable[[], Services], session_seconds: int = FUNCTION_SESSION_SECONDS) -> None:
+        self._services = services  # called when needed: the host these roles serve is part of the services
+        self._seconds = session_seconds
+        self._sessions: dict[tuple[str, str, str], _RoleSession] = {}
         self._lock = threading.Lock()
-        self._env: dict[str, str] | None = None
 
-    def __call__(self, record: FunctionRecord) -> Mapping[str, str]:
-        with self._lock:
-            if self._env is None:
-                key_id, secret = self._load() or self._create()
-                self._env = {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret}
-            return self._env
+    def credentials(self, execution: Execution) -> Mapping[str, str]:
+        return self._session(execution).environment
 
-    def _load(self) -> tuple[str, str] | None:
-        try:
-            key_id = self._path.read_text().strip()
-        except FileNotFoundError:
-            return None
-        secret = CredentialLookup(self._store, self._keyring)(key_id) if key_id else None
-        return (key_id, secret) if secret else None
+    def secrets_clients(self, execution: Execution) -> SecretsClients:
+        session = self._session(execution)
 
-    def _create(self) -> tuple[str, str]:
-        key_id, secret = new_access_key(self._store, self._keyring, principal="lambda")
-        staging = self._path.with_name(self._path.name + ".tmp")
-        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(key_id + "\n")
-        os.replace(staging, self._path)
-        return key_id, secret
+        def client(region: str) -> SecretsClient:
+            return InProcessSecrets(self._services(), region, session.principal, session.access_key_id)
+
+        return client
+
+    def _session(self, execution: Execution) -> _RoleSession:
+        key = (execution.region, execution.function, execution.role_arn)
+        now = self._services().clock.now()
+        with self._lock:  # one session per function at a time, however many invocations ask at once
+            found = self._sessions.get(key)
+            if found is None or found.expires - now < timedelta(seconds=execution.lifetime) + RENEW_MARGIN:
+                found = self._sessions[key] = self._assume(execution, now)
+            return found
+
+    def _assume(self, execution: Execution, now: datetime) -> _RoleSession:
+        ctx = Context(self._services(), execution.region, now)
+        with ctx.store.reader() as reader:
+            role = service_may_assume(reader, execution.role_arn, LAMBDA, now)
+        if role is None:
+            raise InvalidParameter(ROLE_NOT_ASSUMABLE)
+        issued = issue_role_session(ctx, role, execution.function, self._seconds)["Credentials"]
+        key_id = issued["AccessKeyId"]
+        with ctx.store.reader() as reader:
+            key = reader.access_key(key_id)
+            principal = principal_of(reader, key, ctx.account_id) if key is not None else None
+        if principal is None:  # the role was deleted in between
+            raise InvalidParameter(ROLE_NOT_ASSUMABLE)
+        environment = {
+            "AWS_ACCESS_KEY_ID": key_id,
+            "AWS_SECRET_ACCESS_KEY": issued["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": issued["SessionToken"],
+        }
+        return _RoleSession(environment, key_id, principal, issued["Expiration"])
+
+
+def retire_function_key(store: Store, path: Path) -> None:
+    """Delete the key every function used to call Tumbler with (its id in ``function-credentials``): it stood for
+    the account root. Functions now get their execution role's credentials."""
+    try:
+        key_id = path.read_text().strip()
+    except FileNotFoundError:
+        return
+    if key_id:
+        with store.transaction() as uow:
+            if uow.access_key(key_id) is not None:
+                uow.delete_access_key(key_id)
+    path.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from tumbler.adapters.runner.host import FunctionHost
 from tumbler.adapters.runner.subprocess import SubprocessRunner
 from tumbler.adapters.store.sqlite import SqliteStore
 from tumbler.adapters.targets import Registry as Targets
+from tumbler.ops.context import Context
+from tumbler.ops.iam import OPERATIONS as IAM
+from tumbler.ports.identity import ROLE
 from tumbler.ports.services import Services
 from tumbler.ports.store import Store
 from tumbler.rotation.engine import RotationEngine
@@ -26,7 +30,7 @@ from tumbler.rotation.start import start_rotation
 from tumbler.server import credentials, keys
 from tumbler.server.app import App
 from tumbler.server.config import Config
-from tumbler.server.secrets_client import InProcessSecrets
+from tumbler.wire.errors import WireError
 from tumbler.wire.sigv4 import Verifier
 
 log = logging.getLogger("tumbler.server")
@@ -54,14 +58,19 @@ def open_runtime(config: Config) -> Runtime:
             return reader.kms_keys()
 
     keyring = Keyring(master, key_names, reload=lambda: load_master_key(config.data_dir, os.environ))
+    credentials.retire_function_key(store, config.data_dir / "function-credentials")
+    # Each function calls Tumbler as a session of its execution role; a test may shorten the sessions.
+    seconds = int(os.environ.get(SESSION_SECONDS_VARIABLE, credentials.FUNCTION_SESSION_SECONDS))
+    roles = credentials.FunctionRoles(lambda: services, seconds)  # services, once assembled below
     functions = FunctionHost(
         store,
         SubprocessRunner(),  # starts nothing until the first invocation
         config.data_dir / "functions",
         config.endpoint,
-        credentials.FunctionCredentials(store, keyring, config.data_dir / "function-credentials"),
+        roles,
         account_id=config.account_id,
         log_dir=config.data_dir / "logs",
+        builtin_role=builtin_role_arn(config.account_id),
     )
     waker = Waker()
     services = Services(
@@ -76,8 +85,67 @@ def open_runtime(config: Config) -> Runtime:
         start_rotation=start_rotation,
     )
     # -- built-in rotators: in-process functions, listed by ListFunctions, that call the operations --
-    functions.builtins.update(builtin_rotators(lambda region: InProcessSecrets(services, region), Targets()))
+    functions.builtins.update(builtin_rotators(Targets()))
+    ensure_builtin_role(services, config.region)
     return Runtime(config, services, store, keyring, functions, waker)
+
+
+# -- the role the built-ins called by their own names (tumbler-postgresql-single-user...) run as --
+BUILTIN_ROLE = "tumbler-builtin-rotation"
+SESSION_SECONDS_VARIABLE = "TUMBLER_FUNCTION_SESSION_SECONDS"
+
+
+def builtin_role_arn(account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/{BUILTIN_ROLE}"
+
+
+def builtin_role_policy(account_id: str) -> str:
+    """What the default role may do: change only the secrets whose rotation function is one of the built-ins (the
+    pre-2022 form of AWS's rotation-role example, secretsmanager:resource/AllowRotationLambdaArn), and read any
+    secret, as the superuser secret (masterarn) of the rotations root configured before execution roles needs.
+    An administrator may narrow it; the README says why only administrators should rotate with these names."""
+    builtin_functions = f"arn:aws:lambda:*:{account_id}:function:tumbler-*"
+    rotate = {
+        "Sid": "RotateSecretsConfiguredWithABuiltIn",
+        "Effect": "Allow",
+        "Action": [f"secretsmanager:{a}" for a in ROTATION_ACTIONS],
+        "Resource": "*",
+        "Condition": {"ArnLike": {"secretsmanager:resource/AllowRotationLambdaArn": builtin_functions}},
+    }
+    superusers = {"Sid": "ReadSuperuserSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                  "Resource": "*"}  # fmt: skip
+    passwords = {"Effect": "Allow", "Action": "secretsmanager:GetRandomPassword", "Resource": "*"}
+    return json.dumps({"Version": "2012-10-17", "Statement": [rotate, superusers, passwords]})
+
+
+ROTATION_ACTIONS = ("DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage")
+LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+def ensure_builtin_role(services: Services, region: str) -> None:
+    """Create the default role on first start (an administrator may change it after: it is never overwritten)."""
+    ctx = Context(services, region, services.clock.now())
+    with services.store.reader() as reader:
+        if reader.entity(ROLE, BUILTIN_ROLE) is not None:
+            return
+    description = "Tumbler: what the built-in rotators called by their own names act as"
+    try:
+        IAM["CreateRole"].func(
+            ctx, {"RoleName": BUILTIN_ROLE, "AssumeRolePolicyDocument": LAMBDA_TRUST, "Description": description}
+        )
+    except WireError as err:
+        if err.code != "EntityAlreadyExists":  # another node of a fleet made it first
+            raise
+        return
+    policy = {"RoleName": BUILTIN_ROLE, "PolicyName": "rotate", "PolicyDocument": builtin_role_policy(ctx.account_id)}
+    IAM["PutRolePolicy"].func(ctx, policy)
 
 
 # -- the store: PostgreSQL when the config names its URL (a fleet of nodes shares it), else SQLite --

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tumbler.core.errors import DomainError
+from tumbler.core.iam import Principal
 from tumbler.ops.context import Context
 from tumbler.ops.errors import SECRETSMANAGER
 from tumbler.ops.secretsmanager import OPERATIONS
@@ -17,10 +18,12 @@ from tumbler.ports.services import Services
 
 
 class InProcessSecrets:
-    """``ports.secrets_client.SecretsClient`` for one region."""
+    """``ports.secrets_client.SecretsClient`` for one region, calling as ``caller`` (a built-in's execution role
+    session, signed for by ``access_key_id``: its session policy applies too)."""
 
-    def __init__(self, services: Services, region: str) -> None:
+    def __init__(self, services: Services, region: str, caller: Principal, access_key_id: str) -> None:
         self.services, self.region = services, region
+        self.caller, self.access_key_id = caller, access_key_id
 
     def describe_secret(self, *, SecretId: str) -> Response:
         return self._call("DescribeSecret", SecretId=SecretId)
@@ -54,7 +57,7 @@ class InProcessSecrets:
 
     def _call(self, operation: str, **params: Any) -> Response:
         given = {name: value for name, value in params.items() if value is not None}  # as botocore omits them
-        context = Context(self.services, self.region, self.services.clock.now())
+        context = Context(self.services, self.region, self.services.clock.now(), self.caller, self.access_key_id)
         try:
             return OPERATIONS[operation].func(context, given)
         except DomainError as err:

@@ -6,6 +6,9 @@ ListFunctions. The rotation engine drives them through its four steps, labels, r
 events exactly as it drives a user's function: they only answer each step with an ``InvokeResult``.
 Like a user's function, they act on secrets only through a Secrets Manager client
 (``ports.secrets_client``) and on databases through ``ports.target``, so every rule of the API applies.
+The clients are given per invocation and call as the function's execution role (for a user's function
+with the handler ``tumbler.builtin.NAME``, its own role), so the role's policies decide every read and
+write, the superuser secret's (``masterarn``) included: a built-in has no permissions of its own.
 
 The secret is AWS's JSON convention: ``engine`` (postgres, aurora-postgresql, mysql, aurora-mysql,
 mariadb, redis), ``host``, ``port``, ``username``, ``password``, optional ``dbname`` and ``ssl``, and
@@ -79,17 +82,17 @@ def function_name(family: Family, multi_user: bool) -> str:
     return f"tumbler-{family.name}-{'multi' if multi_user else 'single'}-user"
 
 
-def rotators(clients: SecretsClients, targets: Targets) -> dict[str, BuiltinRotator]:
+def rotators(targets: Targets) -> dict[str, BuiltinRotator]:
     """The six built-ins by function name, for ``FunctionHost.builtins``."""
-    made = (BuiltinRotator(clients, targets, family, multi) for family in FAMILIES for multi in (False, True))
+    made = (BuiltinRotator(targets, family, multi) for family in FAMILIES for multi in (False, True))
     return {rotator.name: rotator for rotator in made}
 
 
 class BuiltinRotator:
     """One built-in function: ``(region, event payload) -> InvokeResult``, as ``FunctionHost`` calls it."""
 
-    def __init__(self, clients: SecretsClients, targets: Targets, family: Family, multi_user: bool) -> None:
-        self.clients, self.targets = clients, targets
+    def __init__(self, targets: Targets, family: Family, multi_user: bool) -> None:
+        self.targets = targets
         self.family, self.multi_user = family, multi_user
         self.name = function_name(family, multi_user)
         self.password = PasswordSpec(exclude_characters=family.exclude_characters)  # length 32, every type
@@ -107,9 +110,10 @@ class BuiltinRotator:
         }
         self.unset = UnsetPasswords()
 
-    def __call__(self, region: str, payload: bytes) -> InvokeResult:
+    def __call__(self, region: str, payload: bytes, clients: SecretsClients) -> InvokeResult:
+        """One invocation; ``clients`` call Secrets Manager as the function's execution role."""
         started = time.perf_counter()
-        run = Run(self, region)
+        run = Run(self, region, clients)
         try:
             run.handle(orjson.loads(payload))
             body, error = b"null", None
@@ -154,8 +158,8 @@ class UnsetPasswords:
 class Run:
     """One invocation: the event's secret and token, what it logged, and every secret value it read."""
 
-    def __init__(self, rotator: BuiltinRotator, region: str) -> None:
-        self.rotator, self.region = rotator, region
+    def __init__(self, rotator: BuiltinRotator, region: str, clients: SecretsClients) -> None:
+        self.rotator, self.region, self.clients = rotator, region, clients
         self.request_id = str(uuid.uuid4())
         self.lines: list[str] = []
         self.seen: set[str] = set()  # values masked in anything this run reports
@@ -379,7 +383,7 @@ class Run:
         return int(secret.get("port") or self.rotator.targets.facts(secret["engine"]).default_port)
 
     def client(self, region: str | None = None) -> SecretsClient:
-        return self.rotator.clients(region or self.region)
+        return self.clients(region or self.region)
 
     def info(self, message: str, level: str = "INFO") -> None:
         """A log line in the Lambda Python runtime's format."""

@@ -16,7 +16,6 @@ import tempfile
 import threading
 import uuid
 import zipfile
-from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +25,8 @@ from tumbler.core.errors import NotFound
 from tumbler.core.packages import unsafe_member
 from tumbler.ports.runner import (
     BuiltinFunction,
+    Execution,
+    ExecutionRoles,
     FunctionRunner,
     FunctionSpec,
     InvokeRequest,
@@ -36,8 +37,9 @@ from tumbler.ports.runner import (
 from tumbler.ports.store import FunctionRecord, Store
 
 log = logging.getLogger("tumbler.functions")
-
-Credentials = Callable[[FunctionRecord], Mapping[str, str]]
+# A function whose handler is ``tumbler.builtin.NAME`` runs the built-in ``tumbler-NAME`` as its own role.
+BUILTIN_HANDLER = "tumbler.builtin."
+BUILTIN_TIMEOUT = 900  # a built-in's own connect timeouts bound it; its credentials outlive Lambda's longest
 
 
 class FunctionHost:
@@ -50,9 +52,10 @@ class FunctionHost:
         runner: FunctionRunner,
         code_dir: Path,
         endpoint: str,
-        credentials: Credentials,
+        roles: ExecutionRoles,
         *,
         account_id: str,
+        builtin_role: str = "",
         log_dir: Path | None = None,
         event_workers: int = 4,
     ) -> None:
@@ -61,8 +64,9 @@ class FunctionHost:
         self._runner = runner
         self._code_dir = code_dir
         self._endpoint = endpoint
-        self._credentials = credentials  # later: the function's execution role, scoped
+        self._roles = roles
         self._account_id = account_id
+        self._builtin_role = builtin_role  # what the built-ins called by their own names run as
         # Checked before the store: a built-in function needs no package and no worker process.
         self.builtins: dict[str, BuiltinFunction] = {}
         self._unpacking = threading.Lock()
@@ -72,10 +76,11 @@ class FunctionHost:
         """Run the function and wait for it. ``redact``: the values that must not appear in its log, asked
         for by the runner when the function has ended (the log is written masked, or not at all)."""
         name, fn_region = self._locate(region, function)
-        builtin = self.builtins.get(name)
-        if builtin is not None:
-            return builtin(fn_region, payload)
+        if name in self.builtins:
+            return self._run_builtin(name, fn_region, payload)
         record = self._record(fn_region, name)
+        if record.config["Handler"].startswith(BUILTIN_HANDLER):
+            return self._run_builtin_handler(record, payload)
         request = self._request(record, payload, redact)
         result = self._runner.invoke(self._spec(record), request)
         self._keep_log(record.name, request.request_id, result.log)
@@ -85,7 +90,7 @@ class FunctionHost:
         """An Event invocation: the function must exist now; it runs later, on a background thread."""
         name, fn_region = self._locate(region, function)
         if name in self.builtins:
-            self._events.submit(self._run_builtin, name, fn_region, payload)
+            self._events.submit(self._run_builtin_event, name, fn_region, payload)
             return
         record = self._record(fn_region, name)
         self._events.submit(self._run_event, record, payload)
@@ -129,7 +134,7 @@ class FunctionHost:
         return InvokeRequest(
             event=payload,
             request_id=str(uuid.uuid4()),
-            credentials=self._credentials(record),
+            credentials=self._roles.credentials(_execution(record)),
             endpoint=self._endpoint,
             region=record.region,
             redact=redact,
@@ -165,22 +170,44 @@ class FunctionHost:
         with os.fdopen(fd, "w") as out:
             out.write(text)
 
+    def _run_builtin(self, name: str, region: str, payload: bytes) -> InvokeResult:
+        """A built-in called by its own name: it runs as the documented default role."""
+        execution = Execution(self._builtin_role, name, region, BUILTIN_TIMEOUT)
+        return self.builtins[name](region, payload, self._roles.secrets_clients(execution))
+
+    def _run_builtin_handler(self, record: FunctionRecord, payload: bytes) -> InvokeResult:
+        """A user's function whose handler names a built-in: the built-in runs as the function's own role."""
+        builtin = self.builtins.get("tumbler-" + record.config["Handler"].removeprefix(BUILTIN_HANDLER))
+        if builtin is None:  # CreateFunction refuses an unknown one; this Tumbler may be older than the function
+            raise NotFound(f"Function {record.arn} names a built-in handler this server does not have")
+        result = builtin(record.region, payload, self._roles.secrets_clients(_execution(record)))
+        self._keep_log(record.name, str(uuid.uuid4()), result.log)
+        return result
+
     def _run_event(self, record: FunctionRecord, payload: bytes) -> None:
         try:
-            request = self._request(record, payload, nothing_to_mask)
-            result = self._runner.invoke(self._spec(record), request)
-            self._keep_log(record.name, request.request_id, result.log)
+            if record.config["Handler"].startswith(BUILTIN_HANDLER):
+                result = self._run_builtin_handler(record, payload)
+            else:
+                request = self._request(record, payload, nothing_to_mask)
+                result = self._runner.invoke(self._spec(record), request)
+                self._keep_log(record.name, request.request_id, result.log)
         except Exception:
             log.exception("event invocation of %s could not run", record.arn)
             return
         if result.function_error:  # the payload may hold anything: only say that it failed
             log.warning("event invocation of %s ended with a function error", record.arn)
 
-    def _run_builtin(self, name: str, region: str, payload: bytes) -> None:
+    def _run_builtin_event(self, name: str, region: str, payload: bytes) -> None:
         try:
-            self.builtins[name](region, payload)
+            self._run_builtin(name, region, payload)
         except Exception:
             log.exception("event invocation of built-in %s failed", name)
+
+
+def _execution(record: FunctionRecord) -> Execution:
+    config = record.config
+    return Execution(config.get("Role", ""), record.name, record.region, config.get("Timeout", BUILTIN_TIMEOUT))
 
 
 def _extract(code: bytes, into: Path) -> None:

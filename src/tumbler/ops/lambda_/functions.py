@@ -18,6 +18,7 @@ from tumbler.core.errors import AlreadyExists, InvalidInput, InvalidParameter
 from tumbler.ops.context import Context, Params, Result
 from tumbler.ops.lambda_ import common
 from tumbler.ops.lambda_.common import LATEST, operation
+from tumbler.ops.sts.sessions import LAMBDA, service_may_assume
 from tumbler.ports.store import FunctionRecord
 
 DEFAULT_TIMEOUT = 3
@@ -47,6 +48,11 @@ NOT_LISTED = ("State", "StateReason", "StateReasonCode", "LastUpdateStatus", "La
 # changing one is refused as Lambda refuses to change a replicated (Lambda@Edge) function.
 BUILTIN_READ_ONLY = "Function {} is a Tumbler built-in function and is read-only: it cannot be updated or deleted."
 BUILTIN_SINCE = datetime(2025, 1, 1, tzinfo=UTC)  # built-ins change only with Tumbler itself
+# A function of the user's own (with its own execution role) whose handler is ``tumbler.builtin.NAME`` runs the
+# built-in rotator ``tumbler-NAME`` in-process, as that role.
+BUILTIN_HANDLER = "tumbler.builtin."
+# Lambda's answer (HTTP 400 InvalidParameterValueException) when the role does not exist or does not trust it.
+ROLE_NOT_ASSUMABLE = "The role defined for the function cannot be assumed by Lambda."
 
 
 @operation("CreateFunction")
@@ -54,11 +60,13 @@ def create_function(ctx: Context, params: Params) -> Result:
     name = common.function_name(ctx, params["FunctionName"])
     if params.get("PackageType") == "Image":
         raise InvalidParameter(ZIP_ONLY)
-    code = _zip_from(params["Code"])
-    if not params.get("Runtime") or not params.get("Handler"):
+    handler = params.get("Handler") or ""
+    code = _builtin_code(ctx, params) if _names_builtin(handler) else _zip_from(params["Code"])
+    if not params.get("Runtime") or not handler:
         raise InvalidParameter(NO_RUNTIME)
     config = _new_config(ctx, name, params, code)
     _apply_settings(config, params)
+    _check_role(ctx, config["Role"])  # last: every other refusal comes first
     with ctx.store.transaction() as uow:
         if uow.function(ctx.region, name) is not None or name in ctx.services.functions.builtins:
             raise AlreadyExists(f"Function already exist: {name}")
@@ -89,6 +97,36 @@ def _new_config(ctx: Context, name: str, params: Params, code: bytes) -> dict[st
     if params.get("Tags"):
         config["_Tags"] = dict(params["Tags"])
     return config
+
+
+def _check_role(ctx: Context, role_arn: str) -> None:
+    """The execution role must exist and trust Lambda: the runner assumes it for every invocation."""
+    with ctx.store.reader() as reader:
+        if service_may_assume(reader, role_arn, LAMBDA, ctx.now) is None:
+            raise InvalidParameter(ROLE_NOT_ASSUMABLE)
+
+
+def _names_builtin(handler: str) -> bool:
+    return handler.startswith(BUILTIN_HANDLER)
+
+
+def _builtin_handler(ctx: Context, handler: str) -> str:
+    """The built-in rotator a ``tumbler.builtin.NAME`` handler names (``tumbler-NAME``), or Lambda's refusal."""
+    builtin = "tumbler-" + handler.removeprefix(BUILTIN_HANDLER)
+    names = sorted(ctx.services.functions.builtins)
+    if builtin not in names:
+        known = ", ".join(BUILTIN_HANDLER + name.removeprefix("tumbler-") for name in names)
+        raise InvalidParameter(f"Handler {handler} names no Tumbler built-in function; they are: {known}.")
+    return builtin
+
+
+def _builtin_code(ctx: Context, params: Params) -> bytes:
+    """A function whose handler is a built-in runs no package: Code may be empty (``--code '{}'``); a package
+    given anyway is checked and kept, and never run."""
+    _builtin_handler(ctx, params["Handler"])
+    code: dict[str, Any] = params["Code"]
+    given = any(code.get(key) is not None for key in ("ZipFile", "S3Bucket", "S3Key", "ImageUri"))
+    return _zip_from(code) if given else b""
 
 
 def _zip_from(code: dict[str, Any]) -> bytes:
@@ -226,9 +264,15 @@ def update_function_code(ctx: Context, params: Params) -> Result:
 @operation("UpdateFunctionConfiguration")
 def update_function_configuration(ctx: Context, params: Params) -> Result:
     _refuse_builtin(ctx, params)
+    if "Handler" in params and _names_builtin(params["Handler"]):
+        _builtin_handler(ctx, params["Handler"])
+    if "Role" in params:
+        _check_role(ctx, params["Role"])
     with ctx.store.transaction() as uow:
         record = common.find(uow, ctx, params)
         common.check_revision(record, params)
+        if not record.code_zip and not _names_builtin(params.get("Handler", BUILTIN_HANDLER)):
+            raise InvalidParameter(NO_CODE)  # a built-in's function has no package to run another handler from
         _apply_settings(record.config, params)
         common.touch(record.config, ctx.now)
         uow.put_function(record)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tumbler.core.iam import (
     MalformedPolicyDocument,
+    Policies,
     PolicyKind,
+    Principal,
     PrincipalKind,
     Request,
     access_denied_message,
@@ -23,14 +25,15 @@ from tumbler.core.iam import (
 from tumbler.ops.context import Context, Params, Registry, Result
 from tumbler.ops.iam.keys import new_key_id, new_secret, sealed
 from tumbler.ops.principals import policies_for
-from tumbler.ports.identity import ROLE, Session
-from tumbler.ports.store import AccessKey
+from tumbler.ports.identity import ROLE, Entity, Session
+from tumbler.ports.store import AccessKey, Reader
 from tumbler.wire import query
 from tumbler.wire.errors import WireError
 
 operation = Registry("sts")
 SESSION_TOKEN_DEFAULT = 43200  # GetSessionToken's default and the root's maximum (3600) are AWS's
 SESSION_TOKEN_MAX, ROOT_SESSION_MAX = 129600, 3600
+LAMBDA = "lambda.amazonaws.com"  # the service principal an execution role's trust policy must allow
 
 
 def token_hash(token: str) -> bytes:
@@ -67,13 +70,43 @@ def _session_policy(params: Params) -> str | None:
     return document
 
 
+def role_named(reader: Reader, role_arn: str) -> Entity | None:
+    """The role ``role_arn`` names, if it exists (a role deleted and created again has the same ARN)."""
+    role = reader.entity(ROLE, role_arn.rsplit("/", 1)[-1]) if ":role/" in role_arn else None
+    return role if role is not None and role.arn == role_arn else None
+
+
+def service_may_assume(reader: Reader, role_arn: str, service: str, now: datetime) -> Entity | None:
+    """The role, if its trust policy lets the service principal ``service`` (``lambda.amazonaws.com``) call
+    sts:AssumeRole on it; else None. A trust policy must allow explicitly, as for any caller."""
+    role = role_named(reader, role_arn)
+    if role is None:
+        return None
+    trust = parse_policy(role.trust_policy or "", PolicyKind.TRUST, role_arn)
+    request = Request(Principal(PrincipalKind.SERVICE, service), "sts:AssumeRole", role_arn, now)
+    return role if evaluate(request, Policies(resource=trust)).allowed else None
+
+
+def issue_role_session(ctx: Context, role: Entity, name: str, seconds: int, policy: str | None = None) -> Result:
+    """A new session of ``role`` named ``name``, valid ``seconds``: AssumeRole's Credentials and AssumedRoleUser.
+    The caller has checked that it may assume the role."""
+    session = Session(role.arn, role.id, name, "", policy)
+    return _role_session(ctx, role, session, seconds)
+
+
+def _role_session(ctx: Context, role: Entity, session: Session, seconds: int) -> Result:
+    assumed_arn = f"arn:aws:sts::{ctx.account_id}:assumed-role/{role.name}/{session.name}"
+    credentials = _issue(ctx, assumed_arn, seconds, session)
+    user = {"AssumedRoleId": f"{role.id}:{session.name}", "Arn": assumed_arn}
+    return {"Credentials": credentials, "AssumedRoleUser": user}
+
+
 @operation("AssumeRole")
 def assume_role(ctx: Context, params: Params) -> Result:
     role_arn, name = params["RoleArn"], params["RoleSessionName"]
     caller = ctx.caller
     with ctx.store.reader() as reader:
-        role = reader.entity(ROLE, role_arn.rsplit("/", 1)[-1]) if ":role/" in role_arn else None
-        role = role if role is not None and role.arn == role_arn else None
+        role = role_named(reader, role_arn)
         trust = None if role is None else parse_policy(role.trust_policy or "", PolicyKind.TRUST, role_arn)
         context: dict[str, str] = {"sts:rolesessionname": name}
         if "ExternalId" in params:
@@ -94,9 +127,7 @@ def assume_role(ctx: Context, params: Params) -> Result:
     tags = {tag["Key"]: tag["Value"] for tag in params.get("Tags", [])}
     arns = tuple(p["arn"] for p in params.get("PolicyArns", []))
     session = Session(role.arn, role.id, name, "", _session_policy(params), arns, tags)
-    assumed_arn = f"arn:aws:sts::{ctx.account_id}:assumed-role/{role.name}/{name}"
-    credentials = _issue(ctx, assumed_arn, seconds, session)
-    return {"Credentials": credentials, "AssumedRoleUser": {"AssumedRoleId": f"{role.id}:{name}", "Arn": assumed_arn}}
+    return _role_session(ctx, role, session, seconds)
 
 
 @operation("GetSessionToken")
