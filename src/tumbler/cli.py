@@ -176,6 +176,13 @@ def _server_parser(sub: Any) -> None:
     server.add_argument("--dev", action="store_true", help="accept any signature (insecure, for emulator use)")
     server.add_argument("--access-log", action="store_true", help="log one line per request (never values)")
     server.add_argument(
+        "--authorization",
+        choices=("enforce", "audit", "off"),
+        default=env("TUMBLER_AUTHORIZATION", "enforce"),
+        help="enforce IAM policies (default); audit: allow, but log each request enforce would refuse; off: "
+        "decide nothing (TUMBLER_AUTHORIZATION)",
+    )
+    server.add_argument(
         "--rotation-attempts",
         type=int,
         default=env("TUMBLER_ROTATION_ATTEMPTS", str(MAX_ATTEMPTS)),
@@ -312,6 +319,7 @@ def server_config(args: argparse.Namespace, data_dir: Path) -> Config:
         account_id=args.account_id,
         dev=args.dev,
         access_log=args.access_log,
+        authorization=args.authorization,
         workers=args.workers,
         store=args.store,
         rotation_lease=args.rotation_lease,

@@ -17,6 +17,7 @@ from tumbler.adapters.runner.host import FunctionHost
 from tumbler.adapters.runner.subprocess import SubprocessRunner
 from tumbler.adapters.store.sqlite import SqliteStore
 from tumbler.adapters.targets import Registry as Targets
+from tumbler.ops.authorize import Authorizer
 from tumbler.ports.services import Services
 from tumbler.ports.store import Store
 from tumbler.rotation.engine import RotationEngine
@@ -74,6 +75,7 @@ def open_runtime(config: Config) -> Runtime:
         audit=JsonLinesAudit(config.data_dir / "audit.log"),
         wake_rotations=waker,
         start_rotation=start_rotation,
+        authorization=Authorizer(config.authorization),
     )
     # -- built-in rotators: in-process functions, listed by ListFunctions, that call the operations --
     functions.builtins.update(builtin_rotators(lambda region: InProcessSecrets(services, region), Targets()))
