@@ -57,6 +57,9 @@ from tumbler.ports.identity import GROUP, ROLE, USER
 from tumbler.ports.store import Reader
 
 SECRETS_MANAGER = "secretsmanager"
+# "No permissions are required for a user to get a session token ... You cannot use policies to control
+# authentication operations." (IAM User Guide, "Permissions for GetSessionToken")
+AUTHENTICATION_OPERATIONS = frozenset({("sts", "GetSessionToken")})
 SUFFIX_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -120,7 +123,7 @@ class Authorizer:
         self, ctx: Context, service: str, operation: str, params: Mapping[str, Any], environment: Mapping[str, str]
     ) -> str | None:
         """AWS's AccessDenied message when enforce refuses (in audit mode: logged, and None), else None."""
-        if self.mode is Mode.OFF:
+        if self.mode is Mode.OFF or (service, operation) in AUTHENTICATION_OPERATIONS:
             return None
         checks = [c for c in facts(service, operation, params, account=ctx.account_id, region=ctx.region)
                   if not c.partial]  # fmt: skip
