@@ -79,7 +79,8 @@ def test_put_attaches_a_lockout_policy(sm: Any, name: str) -> None:
     with pytest.raises(ClientError) as raised:
         sm.get_resource_policy(SecretId=name)
     refused = f"secretsmanager:GetResourcePolicy on resource: {name} with an explicit deny in a resource-based policy"
-    assert_error(raised, "AccessDeniedException", f"User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform: {refused}")
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    assert_error(raised, "AccessDeniedException", f"User: {root} is not authorized to perform: {refused}")
 
 
 @pytest.mark.parametrize(
