@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks import authorization as authz
 from benchmarks import get_secret_value as gsv
 from benchmarks import loadgen, peers
 
@@ -58,6 +59,7 @@ STEPS = (
     Step("function_rotation", "Python rotation function", (), ("--functions", "2", "--rotations", "5")),
     Step("fleet", "Many nodes on PostgreSQL", (), ("--quick",)),
     Step("listing", "ListSecrets at scale", (), ("--sizes", "20000,100000", "--walk-max", "20000")),
+    Step("authorization", "GetSecretValue by an IAM user against the root", (), ("--duration", "2", "--runs", "1")),
 )
 
 
@@ -185,7 +187,7 @@ def targets(results: dict[str, dict[str, Any]]) -> str:
     rows: list[Row] = []
     for name, rows_of in (("get_secret_value", gsv_targets), ("rotation_throughput", rotation_targets),
                           ("function_rotation", function_targets), ("startup", startup_targets),
-                          ("listing", listing_targets)):  # fmt: skip
+                          ("listing", listing_targets), ("authorization", authorization_targets)):  # fmt: skip
         if "data" in results.get(name, {}):
             rows += rows_of(results[name]["data"])
     lines = ["| figure | measured | target | met |", "|---|---:|---:|:---:|"]
@@ -227,6 +229,12 @@ def listing_targets(data: list[dict[str, Any]]) -> list[Row]:
         rows.append((f"every page: ms per page at {walked[-1]['secrets']:,} / at {walked[0]['secrets']:,}",
                      f"{growth:.2f}x", "≈ 1x (linear)", growth < 1.5))  # fmt: skip
     return rows
+
+
+def authorization_targets(data: dict[str, Any]) -> list[Row]:
+    ratio = authz.summarize(data)["ratio"]
+    return [("GetSecretValue by an IAM user (tag condition) / by the root", f"{ratio:.0%}", f"≥ {authz.TARGET:.0%}",
+             ratio >= authz.TARGET)]  # fmt: skip
 
 
 def gsv_targets(data: dict[str, Any]) -> list[Row]:

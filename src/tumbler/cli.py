@@ -133,6 +133,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+AUTHORIZATION_MODES = ("enforce", "audit", "off")
+
+
 def _server_parser(sub: Any) -> None:
     server = sub.add_parser(
         "server",
@@ -175,6 +178,13 @@ def _server_parser(sub: Any) -> None:
     )
     server.add_argument("--dev", action="store_true", help="accept any signature (insecure, for emulator use)")
     server.add_argument("--access-log", action="store_true", help="log one line per request (never values)")
+    server.add_argument(
+        "--authorization",
+        choices=AUTHORIZATION_MODES,
+        default=env("TUMBLER_AUTHORIZATION", "enforce"),
+        help="enforce IAM policies (default); audit: allow, but log each request enforce would refuse; off: "
+        "decide nothing (TUMBLER_AUTHORIZATION)",
+    )
     server.add_argument(
         "--rotation-attempts",
         type=int,
@@ -304,6 +314,9 @@ def server_config(args: argparse.Namespace, data_dir: Path) -> Config:
             "(SigV4 signs requests, it does not encrypt them). Give --tls-cert and --tls-key "
             "(or --tls-self-signed), or --insecure-http to accept that"
         )
+    if args.authorization not in AUTHORIZATION_MODES:  # argparse checks a flag's choices, not an env default
+        modes = ", ".join(AUTHORIZATION_MODES)
+        raise CliError(f"TUMBLER_AUTHORIZATION must be one of {modes}, not {args.authorization!r}")
     return Config(
         data_dir=data_dir,
         host=args.host,
@@ -312,6 +325,7 @@ def server_config(args: argparse.Namespace, data_dir: Path) -> Config:
         account_id=args.account_id,
         dev=args.dev,
         access_log=args.access_log,
+        authorization=args.authorization,
         workers=args.workers,
         store=args.store,
         rotation_lease=args.rotation_lease,

@@ -72,9 +72,15 @@ def test_put_refuses_a_statement_iam_cannot_parse(sm: Any, name: str) -> None:
 
 def test_put_attaches_a_lockout_policy(sm: Any, name: str) -> None:
     # "You can still add, modify, retrieve, and delete resource-based policies using the CLI and API commands."
+    # Once attached it is enforced: an explicit Deny in a resource policy applies to the account root too (IAM User
+    # Guide, "Policy evaluation logic": every applicable policy is checked for a Deny first).
     sm.create_secret(Name=name, SecretString="v")
     sm.put_resource_policy(SecretId=name, ResourcePolicy=LOCKOUT_POLICY, BlockPublicPolicy=True)
-    assert "ResourcePolicy" in sm.get_resource_policy(SecretId=name)
+    with pytest.raises(ClientError) as raised:
+        sm.get_resource_policy(SecretId=name)
+    refused = f"secretsmanager:GetResourcePolicy on resource: {name} with an explicit deny in a resource-based policy"
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    assert_error(raised, "AccessDeniedException", f"User: {root} is not authorized to perform: {refused}")
 
 
 @pytest.mark.parametrize(

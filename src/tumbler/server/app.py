@@ -21,14 +21,16 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from botocore.model import OperationModel
 
-from tumbler.core.errors import DomainError
+from tumbler.core.errors import AccessDenied, DomainError
 from tumbler.core.iam import Principal
+from tumbler.ops import authorize
 from tumbler.ops.context import Context, Operation, Params, Registered
 from tumbler.ops.errors import to_wire
 from tumbler.ops.iam import OPERATIONS as IAM
@@ -103,10 +105,11 @@ class App:
             else:
                 op_model, registered, ctx, params = self._secretsmanager(scope, body)
                 operation = op_model.name
+                call = _Call("secretsmanager", operation, registered.func, _environment(scope))
                 if registered.on_event_loop:  # a point read: answered here without a thread hand-off
-                    result = _call(registered.func, ctx, params, "secretsmanager")
+                    result = call(ctx, params)
                 else:
-                    result = await _in_pool(self.pool, registered.func, ctx, params, "secretsmanager")
+                    result = await _in_pool(self.pool, call, ctx, params)
                 status, headers, payload = 200, JSON_HEADERS, serialize.json_body(result)
         except ClientGone:
             log.info("%s: the client went away before its request was whole; nothing was run", request_id)
@@ -202,7 +205,8 @@ class App:
             if registered is None:
                 raise query.error(service, "InvalidAction", f"Could not find operation {operation} for version "
                                   f"{op_model.metadata['apiVersion']}")  # fmt: skip
-            result = await _in_pool(self.pool, registered.func, ctx, params, service)
+            call = _Call(service, operation, registered.func, _environment(scope))
+            result = await _in_pool(self.pool, call, ctx, params)
             return operation, query_serialize.query_response(op_model, result, rid)
         except WireError as err:
             return operation, query_serialize.query_error(service, err, rid)
@@ -224,7 +228,8 @@ class App:
         if registered is None:  # modelled, but not (yet) served: as for a path no operation owns
             raise WireError("UnknownOperationException", "", 404)
         ctx = self._context(caller, "lambda")
-        result = await _in_pool(self.lambda_pool, registered.func, ctx, params, "lambda")
+        call = _Call("lambda", op_model.name, registered.func, _environment(scope))
+        result = await _in_pool(self.lambda_pool, call, ctx, params)
         return op_model.name, serialize.rest_json_response(op_model, result)
 
 
@@ -259,17 +264,46 @@ def _expired_token(service: str) -> WireError:
     return WireError("ExpiredTokenException", message, 403 if service == "lambda" else 400)
 
 
-def _call(func: Operation, ctx: Context, params: dict[str, Any], service: str) -> dict[str, Any]:
-    try:
-        return func(ctx, params)
-    except DomainError as err:
-        raise to_wire(service, err) from None
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One operation of one service, run through ``ops.authorize.run`` (authorized first), with its errors as the
+    service's protocol words them."""
+
+    service: str
+    operation: str
+    func: Operation
+    environment: dict[str, str]
+
+    def __call__(self, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return authorize.run(ctx, self.service, self.operation, self.func, params, self.environment)
+        except AccessDenied as err:
+            raise _access_denied(self.service, err.message) from None
+        except DomainError as err:
+            raise to_wire(self.service, err) from None
 
 
-async def _in_pool(
-    pool: ThreadPoolExecutor, func: Operation, ctx: Context, params: dict[str, Any], service: str
-) -> dict[str, Any]:
-    return await asyncio.get_running_loop().run_in_executor(pool, _call, func, ctx, params, service)
+async def _in_pool(pool: ThreadPoolExecutor, call: _Call, ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    return await asyncio.get_running_loop().run_in_executor(pool, call, ctx, params)
+
+
+def _environment(scope: Scope) -> dict[str, str]:
+    """The request keys only the transport knows: aws:SourceIp and aws:SecureTransport."""
+    client = scope.get("client")
+    keys = {"aws:SecureTransport": "true" if scope.get("scheme") == "https" else "false"}
+    if client:
+        keys["aws:SourceIp"] = str(client[0])
+    return keys
+
+
+def _access_denied(service: str, message: str) -> WireError:
+    """AccessDenied as each protocol sends it: Secrets Manager's AccessDeniedException (400), IAM's and STS's
+    XML AccessDenied (403), Lambda's 403 with x-amzn-ErrorType AccessDeniedException (its model declares none)."""
+    if service in QUERY_SERVICES:
+        return query.error(service, "AccessDenied", message)
+    if service == "lambda":
+        return WireError("AccessDeniedException", message, 403)
+    return errors.error(service, "AccessDeniedException", message)
 
 
 def _error_response(err: WireError, is_lambda: bool) -> Response:

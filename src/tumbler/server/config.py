@@ -29,6 +29,7 @@ class Config:
     store: str | None = None  # a postgresql:// URL: a database shared by several nodes (else SQLite in data_dir)
     tls_cert: str | None = None  # with tls_key, files: serve HTTPS
     tls_key: str | None = None
+    authorization: str = "enforce"  # enforce | audit (allow, log would-be refusals) | off (ops/authorize.py)
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -18,6 +18,7 @@ from tumbler.adapters.runner.host import FunctionHost
 from tumbler.adapters.runner.subprocess import SubprocessRunner
 from tumbler.adapters.store.sqlite import SqliteStore
 from tumbler.adapters.targets import Registry as Targets
+from tumbler.ops.authorize import Authorizer
 from tumbler.ops.context import Context
 from tumbler.ops.iam import OPERATIONS as IAM
 from tumbler.ports.identity import ROLE
@@ -83,6 +84,7 @@ def open_runtime(config: Config) -> Runtime:
         audit=JsonLinesAudit(config.data_dir / "audit.log"),
         wake_rotations=waker,
         start_rotation=start_rotation,
+        authorization=Authorizer(config.authorization),
     )
     # -- built-in rotators: in-process functions, listed by ListFunctions, that call the operations --
     functions.builtins.update(builtin_rotators(Targets()))

@@ -1,6 +1,7 @@
 """The Secrets Manager client a built-in rotator gets: the operations themselves, called in this process.
 
-The operations run exactly as for a request (the same checks and errors); an error becomes a
+The operations run exactly as for a request (the same checks and errors), authorized first by
+``ops.authorize.run`` as the Context's caller, like a request signed by that caller; an error becomes a
 ``SecretsClientError`` carrying the code the API would answer with.
 """
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from tumbler.core.errors import DomainError
 from tumbler.core.iam import Principal
+from tumbler.ops.authorize import run
 from tumbler.ops.context import Context
 from tumbler.ops.errors import SECRETSMANAGER
 from tumbler.ops.secretsmanager import OPERATIONS
@@ -59,7 +61,7 @@ class InProcessSecrets:
         given = {name: value for name, value in params.items() if value is not None}  # as botocore omits them
         context = Context(self.services, self.region, self.services.clock.now(), self.caller, self.access_key_id)
         try:
-            return OPERATIONS[operation].func(context, given)
+            return run(context, "secretsmanager", operation, OPERATIONS[operation].func, given)
         except DomainError as err:
             code = next((SECRETSMANAGER[k] for k in type(err).__mro__ if k in SECRETSMANAGER), "InternalServiceError")
             raise SecretsClientError(code, err.message) from None

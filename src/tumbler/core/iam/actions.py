@@ -137,7 +137,9 @@ def _strings(key: str, member: str, field_name: str | None = None) -> KeyRule:
         items = params.get(member)
         if items is None:
             return {}
-        return {key: [str(item[field_name] if field_name else item) for item in items]}
+        # A malformed item (no field) is the operation's to refuse: it brings no value here.
+        values = (item.get(field_name) if field_name else item for item in items)
+        return {key: [str(value) for value in values if value is not None]}
 
     return rule
 
@@ -154,7 +156,8 @@ def _tag_pairs(tags: Any) -> list[tuple[str, str]]:
     """Tags as (key, value) pairs, whether a list of {Key, Value} (SM, IAM, STS) or a map (Lambda)."""
     if isinstance(tags, Mapping):
         return [(str(k), str(v)) for k, v in tags.items()]
-    return [(str(tag["Key"]), str(tag.get("Value", ""))) for tag in tags]
+    # A tag without a Key is the operation's to refuse (it names no condition key here).
+    return [(str(tag["Key"]), str(tag.get("Value", ""))) for tag in tags if tag.get("Key") is not None]
 
 
 def _request_tags(member: str = "Tags") -> KeyRule:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tumbler.core.errors import MalformedPolicy, PublicPolicy
-from tumbler.core.iam import MalformedPolicyDocument, Policy, PolicyKind, Principal, PrincipalKind, parse_policy
+from tumbler.core.iam import MalformedPolicyDocument, Policy, PolicyKind, Principal, parse_policy
 from tumbler.core.iam.public import grants_broad_access, locks_out
 from tumbler.ops.context import Context, Params, Result
 from tumbler.ops.secretsmanager import common
@@ -92,9 +92,8 @@ def _check(ctx: Context, parsed: Policy, secret_arn: str) -> list[dict[str, Any]
 
 
 def _caller(ctx: Context) -> Principal:
-    """The caller, as the evaluator sees it. Requests are made by the account root until IAM identities land."""
-    account = ctx.account_id
-    return Principal(PrincipalKind.ROOT, f"arn:aws:iam::{account}:root", account, userid=account)
+    """The caller, as the evaluator sees it: a policy that denies them its management locks them out."""
+    return ctx.caller
 
 
 def _error(check: str, message: str) -> dict[str, Any]:

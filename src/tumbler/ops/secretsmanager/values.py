@@ -18,6 +18,7 @@ from tumbler.ports.store import Reader, Store, ValueRead
 NO_VALUE = "You must provide either SecretString or SecretBinary."
 MISMATCH = "You provided a VersionStage that is not associated to the provided VersionId."
 BATCH_PAGE_SIZE = 20  # BatchGetSecretValue's MaxResults default
+ACCESS_DENIED = "AccessDeniedException"
 
 
 def _read(
@@ -84,17 +85,29 @@ def batch_get_secret_value(ctx: Context, params: Params) -> Result:
     values: list[Result] = []
     errors: list[dict[str, Any]] = []
     read: list[ValueRead] = []
-    with ctx.store.reader() as reader:
-        if ids is not None:
-            targets, next_token = list(ids), None
-        else:
-            query = listing.list_query(
-                ctx.region, common.filters_from(filters), max_results=params.get("MaxResults"),
-                next_token=params.get("NextToken"), default_size=BATCH_PAGE_SIZE,
-            )  # fmt: skip
+    if ids is not None:
+        targets, next_token = list(ids), None
+    else:
+        query = listing.list_query(
+            ctx.region, common.filters_from(filters), max_results=params.get("MaxResults"),
+            next_token=params.get("NextToken"), default_size=BATCH_PAGE_SIZE,
+        )  # fmt: skip
+        with ctx.store.reader() as reader:
             matched = reader.list_page(listing.one_more(query))
-            targets, next_token = [s.arn for s in matched[: query.limit]], listing.next_token(query, matched)
+        targets, next_token = [s.arn for s in matched[: query.limit]], listing.next_token(query, matched)
+    # "you must have secretsmanager:GetSecretValue for each secret": a secret the caller may not read is an
+    # AccessDeniedException in Errors, as GetSecretValue would answer it, and the others are still returned.
+    authorization = ctx.services.authorization
+    refused = {
+        secret_id: message
+        for secret_id in targets
+        if (message := authorization.refusal(ctx, "secretsmanager", "GetSecretValue", {"SecretId": secret_id}))
+    }
+    with ctx.store.reader() as reader:
         for secret_id in targets:
+            if secret_id in refused:
+                errors.append({"SecretId": secret_id, "ErrorCode": ACCESS_DENIED, "Message": refused[secret_id]})
+                continue
             try:
                 value, found = _read(ctx, reader, secret_id, None, None)
                 values.append(value)
