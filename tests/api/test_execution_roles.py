@@ -24,10 +24,6 @@ from tests.conftest import LiveServer
 from tests.dbs import SUPERUSER_PASSWORD, PrivatePostgres
 
 CANNOT_ASSUME = "The role defined for the function cannot be assumed by Lambda."
-ENFORCEMENT = (
-    "needs enforcement of identity policies on every operation (the authorization branch of issue 24): "
-    "until it lands a role's policy is not checked, so the refused call succeeds"
-)
 WHOAMI = """\
 import json, os, subprocess
 
@@ -266,10 +262,11 @@ def test_a_builtin_handler_must_name_a_builtin(lam: Any) -> None:
 
 # -- what only the role's policy allows (needs enforcement) ---------------------------------------------------
 def failure_of(server: LiveServer, secret: str) -> dict[str, Any]:
-    return wait_for(lambda: settled(server, secret), timeout=60)
+    """The settled rotation: its state, the step whose error is shown, and that error."""
+    record = wait_for(lambda: settled(server, secret), timeout=60)
+    return {**record, "step": record["steps"][record["step_index"]], "error": record["last_error"]}
 
 
-@pytest.mark.xfail(strict=True, reason=ENFORCEMENT)
 def test_a_role_without_put_secret_value_fails_create_secret(server: LiveServer, sm: Any, lam: Any) -> None:
     secret = str(sm.create_secret(Name=unique("denied"), SecretString=json.dumps({"password": "initial"}))["ARN"])
     _, role = role_with_policy(lam, rotation_statements(secret, "DescribeSecret", "GetSecretValue",
@@ -290,7 +287,6 @@ def test_a_role_without_put_secret_value_fails_create_secret(server: LiveServer,
     assert history(server, secret)[0]["state"] == "failed"
 
 
-@pytest.mark.xfail(strict=True, reason=ENFORCEMENT)
 def test_a_builtin_cannot_use_a_superuser_secret_its_role_cannot_read(
     server: LiveServer, sm: Any, lam: Any, postgres: PrivatePostgres
 ) -> None:
