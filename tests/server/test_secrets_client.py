@@ -63,7 +63,7 @@ def test_calls_are_authorized_as_the_contexts_caller(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "t.db")
     services = Services(store=store, keyring=Keyring(MasterKey.generate()), clock=Clock(), account_id="123456789012",
                         authorization=Authorizer())  # fmt: skip
-    client = InProcessSecrets(services, "us-east-1")
+    client = InProcessSecrets(services, "us-east-1", root_principal(services.account_id), "")
     client._call("CreateSecret", Name="db", SecretString="one")
     deny = {"Effect": "Deny", "Principal": "*", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
     client._call("PutResourcePolicy", SecretId="db", ResourcePolicy=json.dumps({"Statement": [deny]}))
