@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from tumbler.core import rotation as machine
 from tumbler.core import schedule
 from tumbler.core.arns import function_arn, parse_function_id
-from tumbler.core.errors import AccessDenied, InvalidRequest
+from tumbler.core.errors import AccessDenied, InvalidParameter, InvalidRequest
 from tumbler.core.iam.service_invoke import CANNOT_INVOKE, builtin_function_policy, secrets_manager_may_invoke
 from tumbler.core.secrets import AWSCURRENT, Secret
 from tumbler.ops.context import Context, Params, Result
@@ -41,7 +40,7 @@ def check_rules(rules: dict[str, Any] | None) -> None:
 def rotate_secret(ctx: Context, params: Params) -> Result:
     rules = params.get("RotationRules")
     check_rules(rules)
-    token = params.get("ClientRequestToken") or str(uuid.uuid4())
+    token = common.request_token(params, InvalidParameter)  # RotateSecret's kind of error for it, as AWS's
     immediately = params.get("RotateImmediately", True)
     with ctx.store.transaction() as uow:
         secret = common.writable(common.lock(uow, ctx, params["SecretId"]))
@@ -49,14 +48,20 @@ def rotate_secret(ctx: Context, params: Params) -> Result:
         if not lambda_arn:
             raise InvalidRequest(NO_FUNCTION)
         function = function_policy(ctx, uow, lambda_arn)
-        if function is None:
-            raise InvalidRequest(CANNOT_INVOKE)
+        if function is None:  # AWS answers a function that does not exist as one it may not invoke
+            raise AccessDenied(CANNOT_INVOKE)
         # "When you add a Lambda rotation function ARN to your secret, Secrets Manager checks the permissions of
         # the function" (User Guide, "Troubleshoot rotation"): refused here, and by the engine at every step.
         if not secrets_manager_may_invoke(function[1], function[0], secret.arn, ctx.now):
             raise AccessDenied(CANNOT_INVOKE)
         # AWS, for an unfinished rotation: "A previous rotation isn't complete. That rotation will be reattempted."
         pending = machine.unfinished(secret.stages)
+        if pending is not None and not immediately:
+            # RotateImmediately=false waits for the next window: with a rotation under way there is
+            # nothing to test now, so only the schedule changes.
+            _configure(secret, lambda_arn, rules)
+            uow.update_secret(secret)
+            return {"ARN": secret.arn, "Name": secret.name}
         if pending is None and token in secret.versions:
             raise InvalidRequest(f"A version with the ClientRequestToken {token} already exists.")
         # Rotation is turned on for a reattempt too: after CancelRotateSecret, functions check that it is.
