@@ -52,6 +52,9 @@ class RotationConfig:
     enabled: bool = False
     last_rotated: datetime | None = None
     next_rotation: datetime | None = None
+    # A managed external secret's partner settings (RotateSecret's ExternalSecretRotation*): kept and shown.
+    external_metadata: list[dict[str, str]] | None = None
+    external_role_arn: str | None = None
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Secret:
     created: datetime
     last_changed: datetime
     description: str | None = None
+    partner_type: str | None = None  # Type: the partner holding a managed external secret
     kms_key_id: str | None = None
     last_accessed: datetime | None = None
     tags: dict[str, str] = field(default_factory=dict)

@@ -187,6 +187,8 @@ def next_rotation_date(secret: Secret) -> datetime | None:
 def describe(secret: Secret, stages_key: str = "VersionIdsToStages") -> Result:
     """DescribeSecret's fields (ListSecrets names the version map SecretVersionsToStages)."""
     out: Result = {"ARN": secret.arn, "Name": secret.name}
+    if secret.partner_type is not None:
+        out["Type"] = secret.partner_type
     if secret.description:  # AWS does not show an empty Description
         out["Description"] = secret.description
     if secret.kms_key_id:
@@ -198,6 +200,10 @@ def describe(secret: Secret, stages_key: str = "VersionIdsToStages") -> Result:
         out["RotationLambdaARN"] = rot.lambda_arn
     if rot.rules:
         out["RotationRules"] = shown_rules(secret)
+    if rot.external_metadata is not None:
+        out["ExternalSecretRotationMetadata"] = rot.external_metadata
+    if rot.external_role_arn:
+        out["ExternalSecretRotationRoleArn"] = rot.external_role_arn
     optional = {
         "LastRotatedDate": rot.last_rotated,
         "LastChangedDate": secret.last_changed,

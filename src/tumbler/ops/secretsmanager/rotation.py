@@ -20,6 +20,11 @@ from tumbler.ports.store import Reader, UnitOfWork
 NO_FUNCTION = "No Lambda rotation function ARN is associated with this secret."
 
 
+def unsupported_partner(partner_type: str) -> str:
+    """Managed external secrets rotate through a partner AWS integrates with; no partner can exist here."""
+    return f"Secrets Manager can't rotate secrets of type {partner_type}: the partner is not supported."
+
+
 def function_policy(ctx: Context, reader: Reader, lambda_arn: str) -> tuple[str, str | None] | None:
     """The function's unqualified ARN and its policy (None if it has none); None when there is no such function."""
     name, _, region, account = parse_function_id(lambda_arn)
@@ -45,6 +50,8 @@ def rotate_secret(ctx: Context, params: Params) -> Result:
     with ctx.store.transaction() as uow:
         secret = common.writable(common.lock(uow, ctx, params["SecretId"]))
         lambda_arn = params.get("RotationLambdaARN") or secret.rotation.lambda_arn
+        if not lambda_arn and secret.partner_type:
+            raise InvalidParameter(unsupported_partner(secret.partner_type))
         if not lambda_arn:
             raise InvalidRequest(NO_FUNCTION)
         function = function_policy(ctx, uow, lambda_arn)
@@ -59,13 +66,13 @@ def rotate_secret(ctx: Context, params: Params) -> Result:
         if pending is not None and not immediately:
             # RotateImmediately=false waits for the next window: with a rotation under way there is
             # nothing to test now, so only the schedule changes.
-            _configure(secret, lambda_arn, rules)
+            _configure(secret, lambda_arn, rules, params)
             uow.update_secret(secret)
             return {"ARN": secret.arn, "Name": secret.name}
         if pending is None and token in secret.versions:
             raise InvalidRequest(f"A version with the ClientRequestToken {token} already exists.")
         # Rotation is turned on for a reattempt too: after CancelRotateSecret, functions check that it is.
-        _configure(secret, lambda_arn, rules)
+        _configure(secret, lambda_arn, rules, params)
         uow.update_secret(secret)
         copy = None if immediately or pending is not None else _current_copy(uow, ctx.keyring, secret, token)
         ctx.services.start_rotation(uow, secret, RotationStart(token, lambda_arn, ctx.now, immediately, copy))
@@ -75,11 +82,15 @@ def rotate_secret(ctx: Context, params: Params) -> Result:
     return {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
 
 
-def _configure(secret: Secret, lambda_arn: str, rules: Any) -> None:
+def _configure(secret: Secret, lambda_arn: str, rules: Any, params: Params) -> None:
     secret.rotation.lambda_arn = lambda_arn
     secret.rotation.enabled = True
     if rules is not None:
         secret.rotation.rules = rules
+    if "ExternalSecretRotationMetadata" in params:
+        secret.rotation.external_metadata = params["ExternalSecretRotationMetadata"]
+    if "ExternalSecretRotationRoleArn" in params:
+        secret.rotation.external_role_arn = params["ExternalSecretRotationRoleArn"]
 
 
 def _current_copy(uow: UnitOfWork, keyring: Keyring, secret: Secret, token: str) -> bytes | None:

@@ -38,6 +38,7 @@ def create_secret(ctx: Context, params: Params) -> Result:
             created=ctx.now,
             last_changed=ctx.now,
             description=params.get("Description"),
+            partner_type=params.get("Type"),
             kms_key_id=kms_key_id,
             tags=tags,
             tagged=bool(tags),
@@ -85,6 +86,8 @@ def update_secret(ctx: Context, params: Params) -> Result:
         secret = common.writable(common.lock(uow, ctx, params["SecretId"]))
         if "Description" in params:
             secret.description = params["Description"]
+        if "Type" in params:
+            secret.partner_type = params["Type"]
         if kms_key_id is not None and (kms_key_id or None) != secret.kms_key_id:
             _rekey(uow, ctx, secret, kms_key_id or None)
         secret.last_changed = ctx.now
