@@ -75,6 +75,7 @@ def required_values(victim: str) -> dict[str, Any]:
         "SecretId": victim, "Name": f"{victim}-new", "ResourcePolicy": POLICY,
         "Tags": [{"Key": "bad-input", "Value": "x"}], "TagKeys": ["t"], "VersionStage": "custom",
         "RemoveReplicaRegions": ["us-west-2"], "AddReplicaRegions": [{"Region": "us-west-2"}],
+        "CrossAccountReplicaARN": f"arn:aws:secretsmanager:us-east-1:210987654321:secret:{victim}-AbCdEf",
     }  # fmt: skip
 
 

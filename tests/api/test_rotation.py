@@ -315,7 +315,7 @@ def test_rotation_needs_a_function(sm: Any, name: str) -> None:
     assert raised.value.response["Error"]["Code"] == "InvalidRequestException"
     with pytest.raises(ClientError) as raised:
         sm.rotate_secret(SecretId=name, RotationLambdaARN="arn:aws:lambda:us-east-1:123456789012:function:nope")
-    assert raised.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert raised.value.response["Error"]["Code"] == "AccessDeniedException"  # AWS's answer for a missing function
     described = sm.describe_secret(SecretId=name)
     assert "RotationEnabled" not in described  # a refused RotateSecret leaves nothing behind
     assert list(described["VersionIdsToStages"].values()) == [["AWSCURRENT"]]

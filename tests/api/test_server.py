@@ -102,6 +102,7 @@ def test_purge_removes_secrets_whose_window_ended(tmp_path: Path) -> None:
     from tumbler.ops.secretsmanager import OPERATIONS
 
     def call(op: str, now: datetime, **params: Any) -> Any:
+        params = {"ClientRequestToken": str(uuid.uuid4()), **params}  # as an SDK fills it in
         return OPERATIONS[op].func(Context(runtime.services, "us-east-1", now), params)
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -15,6 +15,7 @@ import io
 import json
 import threading
 import time
+import uuid
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ class World:
     tmp: Path
 
     def op(self, name: str, **params: Any) -> Any:
+        params = {"ClientRequestToken": str(uuid.uuid4()), **params}  # as an SDK fills it in
         return OPERATIONS[name].func(Context(self.services, REGION, self.services.clock.now()), params)
 
     def engine(self, **options: Any) -> RotationEngine:

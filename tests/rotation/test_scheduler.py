@@ -12,6 +12,7 @@ import json
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -82,6 +83,7 @@ class FakeFunction:
 
 def call(services: Services | None, op: str, **params: Any) -> Any:
     assert services is not None
+    params = {"ClientRequestToken": str(uuid.uuid4()), **params}  # as an SDK fills it in
     return OPERATIONS[op].func(Context(services, "us-east-1", services.clock.now()), params)
 
 

@@ -51,7 +51,7 @@ def test_the_four_template_calls(client: InProcessSecrets) -> None:
 
 
 def test_a_refused_call_carries_the_apis_code(client: InProcessSecrets) -> None:
-    client._call("CreateSecret", Name="db", SecretString="one")
+    client._call("CreateSecret", Name="db", SecretString="one", ClientRequestToken="a" * 32)
     with pytest.raises(SecretsClientError) as refused:
         client.update_secret_version_stage(SecretId="db", VersionStage="AWSCURRENT", MoveToVersionId="c" * 32)
     assert refused.value.code == "InvalidParameterException"

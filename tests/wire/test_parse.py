@@ -23,6 +23,9 @@ ROLE = "arn:aws:iam::123456789012:role/lambda-exec"
 FILTERS = [{"Key": "name", "Values": ["prod", "!test"]}, {"Key": "tag-key", "Values": ["env"]}]
 
 SECRETSMANAGER: dict[str, dict[str, Any]] = {
+    "AssociateCrossAccountReplica": {
+        "SecretId": ARN, "CrossAccountReplicaARN": ARN, "ReplicaRestriction": "SameOrg", "ReplicationRoleARN": ROLE,
+    },
     "BatchGetSecretValue": {"Filters": FILTERS, "MaxResults": 20, "NextToken": "next"},
     "CancelRotateSecret": {"SecretId": ARN},
     "CreateSecret": {
@@ -30,9 +33,10 @@ SECRETSMANAGER: dict[str, dict[str, Any]] = {
         "KmsKeyId": "alias/aws/secretsmanager", "SecretBinary": b"\x00\xffbinary\n",
         "Tags": [{"Key": "env", "Value": "prod"}, {"Key": "empty", "Value": ""}],
         "AddReplicaRegions": [{"Region": "eu-west-1", "KmsKeyId": "alias/replica"}],
-        "ForceOverwriteReplicaSecret": False,
+        "ForceOverwriteReplicaSecret": False, "Type": "SalesforceClientSecret",
     },
     "DeleteResourcePolicy": {"SecretId": ARN},
+    "DisassociateCrossAccountReplica": {"SecretId": ARN, "CrossAccountReplicaARN": ARN},
     "DeleteSecret": {"SecretId": ARN, "RecoveryWindowInDays": 7, "ForceDeleteWithoutRecovery": False},
     "DescribeSecret": {"SecretId": ARN},
     "GetRandomPassword": {
@@ -42,6 +46,7 @@ SECRETSMANAGER: dict[str, dict[str, Any]] = {
     },
     "GetResourcePolicy": {"SecretId": ARN},
     "GetSecretValue": {"SecretId": ARN, "VersionId": TOKEN, "VersionStage": "AWSCURRENT"},
+    "ListResourcePolicies": {"SecretId": ARN, "MaxResults": 10, "NextToken": "n"},
     "ListSecretVersionIds": {"SecretId": ARN, "MaxResults": 100, "NextToken": "n", "IncludeDeprecated": True},
     "ListSecrets": {
         "IncludePlannedDeletion": True, "MaxResults": 1, "NextToken": "n", "Filters": FILTERS,

@@ -52,6 +52,9 @@ class RotationConfig:
     enabled: bool = False
     last_rotated: datetime | None = None
     next_rotation: datetime | None = None
+    # A managed external secret's partner settings (RotateSecret's ExternalSecretRotation*): kept and shown.
+    external_metadata: list[dict[str, str]] | None = None
+    external_role_arn: str | None = None
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Secret:
     created: datetime
     last_changed: datetime
     description: str | None = None
+    partner_type: str | None = None  # Type: the partner holding a managed external secret
     kms_key_id: str | None = None
     last_accessed: datetime | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -97,11 +101,15 @@ class Secret:
         return [label for label, vid in self.stages.items() if vid == version_id]
 
     def version_stages(self) -> dict[str, list[str]]:
-        """VersionIdsToStages: only versions that carry at least one label."""
+        """VersionIdsToStages: only versions that carry at least one label, oldest first as AWS lists them."""
         out: dict[str, list[str]] = {}
         for label, vid in self.stages.items():
             out.setdefault(vid, []).append(label)
-        return out
+        return {vid: out[vid] for vid in sorted(out, key=self._age_order)}
+
+    def _age_order(self, version_id: str) -> tuple[bool, datetime]:
+        version = self.versions.get(version_id)
+        return (version is None, version.created if version else datetime.min)
 
     def current_version(self) -> str | None:
         return self.stages.get(AWSCURRENT)
@@ -121,6 +129,8 @@ def attach_new_version(secret: Secret, version: VersionInfo, labels: list[str]) 
         stages[label] = version.version_id
     if AWSCURRENT in labels and previous_current and previous_current != version.version_id:
         stages[AWSPREVIOUS] = previous_current
+        if stages.get(AWSPENDING) == previous_current:  # AWS leaves the old version [AWSPREVIOUS] only
+            del stages[AWSPENDING]
     return stages
 
 

@@ -297,6 +297,10 @@ class Store(Protocol):
         """Write every recorded access date now."""
         ...
 
+    def pending_accessed(self, arn: str) -> dict[str, datetime]:
+        """The access dates recorded for ``arn`` and not yet written (version id -> day)."""
+        ...
+
     def close(self) -> None: ...
 
 

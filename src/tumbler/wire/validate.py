@@ -242,6 +242,7 @@ _TARGETS = {
     "string": "a String", "boolean": "a Boolean", "integer": "an Integer", "long": "a Long",
     "double": "a Double", "float": "a Float", "blob": "a Blob", "timestamp": "a Date",
 }  # fmt: skip
+_INT_BITS = {"integer": 32, "long": 64}
 _START_OF_LIST = "Start of list found where not expected"
 _START_OF_MAP = "Start of structure or map found where not expected."
 
@@ -283,6 +284,9 @@ def type_ok(kind: str, value: Any) -> bool:
         return True
     if isinstance(value, bool):  # bool is an int in Python, never a number on the wire
         return kind == "boolean"
+    if isinstance(value, int) and kind in _INT_BITS:  # Java's int and long: a larger number does not convert
+        bound = 1 << (_INT_BITS[kind] - 1)
+        return -bound <= value < bound
     return isinstance(value, accepted)
 
 

@@ -42,6 +42,7 @@ def doc(secret: Secret) -> str:
     return orjson.dumps(
         {
             "description": secret.description,
+            "type": secret.partner_type,
             "kms_key_id": secret.kms_key_id,
             "last_changed": ts(secret.last_changed),
             "tags": list(secret.tags.items()),
@@ -53,6 +54,8 @@ def doc(secret: Secret) -> str:
                 "rules": rotation.rules,
                 "enabled": rotation.enabled,
                 "last_rotated": ts(rotation.last_rotated),
+                "external_metadata": rotation.external_metadata,
+                "external_role_arn": rotation.external_role_arn,
             },
             "primary_region": secret.primary_region,
             "replicas": [{**asdict(r), "last_accessed": ts(r.last_accessed)} for r in secret.replicas],
@@ -72,6 +75,7 @@ def secret_from_row(row: Sequence[Any], versions: Sequence[Any], stages: Sequenc
         created=dt_required(row[5]),
         last_changed=dt_required(d["last_changed"]),
         description=d["description"],
+        partner_type=d.get("type"),
         kms_key_id=d["kms_key_id"],
         last_accessed=dt(row[6]),
         tags=dict(d["tags"]),
@@ -85,6 +89,8 @@ def secret_from_row(row: Sequence[Any], versions: Sequence[Any], stages: Sequenc
             enabled=rot["enabled"],
             last_rotated=dt(rot["last_rotated"]),
             next_rotation=dt(row[8]),
+            external_metadata=rot.get("external_metadata"),
+            external_role_arn=rot.get("external_role_arn"),
         ),
         primary_region=d["primary_region"],
         replicas=[Replica(**{**r, "last_accessed": dt(r["last_accessed"])}) for r in d["replicas"]],

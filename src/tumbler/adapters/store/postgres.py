@@ -245,6 +245,9 @@ class PostgresStore:
     def flush_accessed(self) -> None:
         self._touches.flush()
 
+    def pending_accessed(self, arn: str) -> dict[str, datetime]:
+        return self._touches.pending(arn)
+
     def _write_touches(self, touches: list[Touch]) -> None:
         with self.transaction() as uow:
             uow.write_touches(touches)

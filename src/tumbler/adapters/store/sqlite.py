@@ -126,6 +126,9 @@ class SqliteStore:
     def flush_accessed(self) -> None:
         self._touches.flush()
 
+    def pending_accessed(self, arn: str) -> dict[str, datetime]:
+        return self._touches.pending(arn)
+
     def _write_touches(self, touches: list[Touch]) -> None:
         with background_work(), self.transaction() as uow:
             uow.write_touches(touches)

@@ -21,25 +21,45 @@ class AccessBatcher:
     def __init__(self, write: Callable[[list[Touch]], None], interval: float = 1.0) -> None:
         self._write = write
         self._interval = interval
-        self._pending: dict[tuple[str, str], datetime] = {}
+        self._pending: dict[str, dict[str, datetime]] = {}  # arn -> version id -> day
+        self._writing: dict[str, dict[str, datetime]] = {}  # the batch being written now
         self._lock = threading.Lock()
+        self._one_flush = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
 
     def add(self, arn: str, version_id: str, day: datetime) -> None:
         with self._lock:
-            self._pending[(arn, version_id)] = day
+            self._pending.setdefault(arn, {})[version_id] = day
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(target=self._run, name="access-dates", daemon=True)
                 self._thread.start()
 
-    def flush(self) -> None:
+    def pending(self, arn: str) -> dict[str, datetime]:
+        """The days recorded for ``arn`` and not yet committed (version id -> day): a read on this node
+        shows them at once, as AWS shows LastAccessedDate right after a GetSecretValue."""
         with self._lock:
-            items = sorted((arn, vid, day) for (arn, vid), day in self._pending.items())  # one lock order
-            self._pending.clear()
-        if items:
-            self._write(items)
+            return {**self._writing.get(arn, {}), **self._pending.get(arn, {})}
+
+    def flush(self) -> None:
+        with self._one_flush:
+            with self._lock:
+                self._writing, self._pending = self._pending, {}
+                batch = self._writing
+            # sorted: one lock order for every writer
+            items = sorted((arn, vid, day) for arn, days in batch.items() for vid, day in days.items())
+            try:
+                if items:
+                    self._write(items)
+            except Exception:
+                with self._lock:  # kept for the next round; a newer day recorded meanwhile wins
+                    for arn, days in batch.items():
+                        self._pending[arn] = {**days, **self._pending.get(arn, {})}
+                raise
+            finally:
+                with self._lock:
+                    self._writing = {}
 
     def close(self) -> None:
         self._closed = True

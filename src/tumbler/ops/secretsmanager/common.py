@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import secrets as random_source
 import string
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from tumbler.core import listing, schedule
 from tumbler.core.aad import key_aad as key_aad  # the operations and `tumbler keys` bind data keys with it
-from tumbler.core.errors import InvalidInput, InvalidParameter, InvalidRequest, NotFound
+from tumbler.core.errors import DomainError, InvalidInput, InvalidParameter, InvalidRequest, NotFound
 from tumbler.core.secrets import MAX_VALUE_BYTES, Secret, SecretValue
 from tumbler.ops.context import Context, Params, Registry, Result
 from tumbler.ports.keyring import Keyring
@@ -28,6 +29,8 @@ NAME_CHARS = re.compile(r"[A-Za-z0-9/_+=.@-]+")
 SECRET_ID_CHARS = re.compile(r"[A-Za-z0-9/_+=.@:!-]+")  # a name or an ARN
 BOTH_VALUES = "You can't specify both a binary secret value and a string secret value in the same secret."
 SUFFIX_ALPHABET = string.ascii_letters + string.digits
+# SDKs and the CLI fill ClientRequestToken in; a raw request that writes a version must carry one.
+NO_TOKEN = "You must provide a ClientRequestToken value. We recommend a UUID-type value."
 
 
 def new_arn(ctx: Context, name: str, suffix: str | None = None, region: str | None = None) -> str:
@@ -41,6 +44,21 @@ def check_name(name: str) -> str:
     return name
 
 
+def request_token(params: Params, error: type[DomainError] = InvalidRequest) -> str:
+    """The request's ClientRequestToken; AWS checks it is there before it looks the secret up."""
+    token = params.get("ClientRequestToken")
+    if not token:
+        raise error(NO_TOKEN)
+    return str(token)
+
+
+def token_in_use(token: str, arn: str) -> str:
+    """AWS's ResourceExistsException message for a token reused with another value."""
+    return (
+        f"You can't use ClientRequestToken {token} because that value is already in use for a version of secret {arn}."
+    )
+
+
 def check_secret_id(secret_id: str) -> str:
     if not SECRET_ID_CHARS.fullmatch(secret_id):
         raise InvalidInput(INVALID_NAME)
@@ -52,6 +70,22 @@ def find(reader: Reader, ctx: Context, secret_id: str) -> Secret:
     if secret is None:
         raise NotFound(NOT_FOUND)
     return secret
+
+
+def with_recent_access(ctx: Context, secret: Secret) -> Secret:
+    """``secret`` with the access dates this node recorded but has not written yet (they are batched)."""
+    pending = ctx.store.pending_accessed(secret.arn)
+    if not pending:
+        return secret
+    versions = {
+        vid: replace(v, last_accessed=later(v.last_accessed, pending[vid])) if vid in pending else v
+        for vid, v in secret.versions.items()
+    }
+    return replace(secret, last_accessed=later(secret.last_accessed, max(pending.values())), versions=versions)
+
+
+def later(recorded: datetime | None, pending: datetime) -> datetime:
+    return pending if recorded is None or pending > recorded else recorded
 
 
 def lock(uow: UnitOfWork, ctx: Context, secret_id: str) -> Secret:
@@ -153,7 +187,9 @@ def next_rotation_date(secret: Secret) -> datetime | None:
 def describe(secret: Secret, stages_key: str = "VersionIdsToStages") -> Result:
     """DescribeSecret's fields (ListSecrets names the version map SecretVersionsToStages)."""
     out: Result = {"ARN": secret.arn, "Name": secret.name}
-    if secret.description is not None:
+    if secret.partner_type is not None:
+        out["Type"] = secret.partner_type
+    if secret.description:  # AWS does not show an empty Description
         out["Description"] = secret.description
     if secret.kms_key_id:
         out["KmsKeyId"] = secret.kms_key_id
@@ -164,6 +200,10 @@ def describe(secret: Secret, stages_key: str = "VersionIdsToStages") -> Result:
         out["RotationLambdaARN"] = rot.lambda_arn
     if rot.rules:
         out["RotationRules"] = shown_rules(secret)
+    if rot.external_metadata is not None:
+        out["ExternalSecretRotationMetadata"] = rot.external_metadata
+    if rot.external_role_arn:
+        out["ExternalSecretRotationRoleArn"] = rot.external_role_arn
     optional = {
         "LastRotatedDate": rot.last_rotated,
         "LastChangedDate": secret.last_changed,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from tumbler.core.errors import AlreadyExists, InvalidParameter, InvalidRequest
@@ -22,10 +21,10 @@ DEFAULT_RECOVERY_DAYS = 30
 def create_secret(ctx: Context, params: Params) -> Result:
     name = common.check_name(params["Name"])
     value = common.value_from(params)
-    token = params.get("ClientRequestToken") or str(uuid.uuid4())
     tags = tags_from(params.get("Tags", []))
     check_tags(tags)
     require_members(params.get("AddReplicaRegions", []), "addReplicaRegions", "Region")
+    token = common.request_token(params) if value is not None else params.get("ClientRequestToken", "")
     kms_key_id = params.get("KmsKeyId") or None
     key_id = ctx.keyring.resolve_key(kms_key_id)
     with ctx.store.transaction() as uow:
@@ -39,6 +38,7 @@ def create_secret(ctx: Context, params: Params) -> Result:
             created=ctx.now,
             last_changed=ctx.now,
             description=params.get("Description"),
+            partner_type=params.get("Type"),
             kms_key_id=kms_key_id,
             tags=tags,
             tagged=bool(tags),
@@ -64,18 +64,21 @@ def _existing(uow: UnitOfWork, ctx: Context, secret: Secret, token: str, value: 
         stored = uow.value(secret.arn, token)
         if stored is not None and common.unseal(ctx.keyring, stored) == value:
             return {"ARN": secret.arn, "Name": secret.name, "VersionId": token}
+        raise AlreadyExists(common.token_in_use(token, secret.arn))
     raise AlreadyExists(f"The operation failed because the secret {secret.name} already exists.")
 
 
 @operation("DescribeSecret", on_event_loop=True)
 def describe_secret(ctx: Context, params: Params) -> Result:
     with ctx.store.reader() as reader:
-        return common.describe(common.find(reader, ctx, params["SecretId"]))
+        secret = common.find(reader, ctx, params["SecretId"])
+    return common.describe(common.with_recent_access(ctx, secret))
 
 
 @operation("UpdateSecret")
 def update_secret(ctx: Context, params: Params) -> Result:
     value = common.value_from(params)
+    token = common.request_token(params) if value is not None else None
     kms_key_id = params.get("KmsKeyId")
     if kms_key_id is not None:
         ctx.keyring.resolve_key(kms_key_id or None)
@@ -83,13 +86,14 @@ def update_secret(ctx: Context, params: Params) -> Result:
         secret = common.writable(common.lock(uow, ctx, params["SecretId"]))
         if "Description" in params:
             secret.description = params["Description"]
+        if "Type" in params:
+            secret.partner_type = params["Type"]
         if kms_key_id is not None and (kms_key_id or None) != secret.kms_key_id:
             _rekey(uow, ctx, secret, kms_key_id or None)
         secret.last_changed = ctx.now
         uow.update_secret(secret)
         out: Result = {"ARN": secret.arn, "Name": secret.name}
-        if value is not None:
-            token = params.get("ClientRequestToken") or str(uuid.uuid4())
+        if value is not None and token is not None:
             out["VersionId"] = write_version(uow, ctx, secret, token, value, [AWSCURRENT]).version_id
         return out
 
@@ -114,7 +118,7 @@ def delete_secret(ctx: Context, params: Params) -> Result:
     with ctx.store.transaction() as uow:
         secret = uow.lock_secret(ctx.region, common.check_secret_id(params["SecretId"]))
         if secret is None and force:  # AWS: forcing the delete of a missing secret is not an error
-            return {"Name": params["SecretId"], "DeletionDate": ctx.now}
+            return _deleted_without_secret(ctx, params["SecretId"])
         secret = common.lock(uow, ctx, params["SecretId"])
         _check_deletable(secret, params["SecretId"])
         if force:
@@ -126,6 +130,14 @@ def delete_secret(ctx: Context, params: Params) -> Result:
         secret.deletion_date = ctx.now + timedelta(days=days or DEFAULT_RECOVERY_DAYS)
         uow.update_secret(secret)
         return {"ARN": secret.arn, "Name": secret.name, "DeletionDate": secret.deletion_date}
+
+
+def _deleted_without_secret(ctx: Context, secret_id: str) -> Result:
+    """AWS answers a forced delete of a missing secret as if it had existed: an ARN, a Name, a DeletionDate."""
+    if secret_id.startswith("arn:"):
+        name = secret_id.split(":secret:", 1)[-1]
+        return {"ARN": secret_id, "Name": name.rsplit("-", 1)[0] if "-" in name else name, "DeletionDate": ctx.now}
+    return {"ARN": common.new_arn(ctx, secret_id), "Name": secret_id, "DeletionDate": ctx.now}
 
 
 def _check_deletable(secret: Secret, secret_id: str) -> None:

@@ -27,8 +27,9 @@ def update_secret_version_stage(ctx: Context, params: Params) -> Result:
 def list_secret_version_ids(ctx: Context, params: Params) -> Result:
     with ctx.store.reader() as reader:
         secret = common.find(reader, ctx, params["SecretId"])
+    secret = common.with_recent_access(ctx, secret)
     labelled = secret.version_stages()
-    versions = sorted(secret.versions.values(), key=lambda v: v.created, reverse=True)
+    versions = sorted(secret.versions.values(), key=lambda v: v.created)  # oldest first, as AWS
     if not params.get("IncludeDeprecated"):
         versions = [v for v in versions if v.version_id in labelled]
     page, token = listing.page(versions, params.get("MaxResults"), params.get("NextToken"))

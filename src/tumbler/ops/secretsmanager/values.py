@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from tumbler.core import listing
@@ -128,7 +127,7 @@ def put_secret_value(ctx: Context, params: Params) -> Result:
     value = common.value_from(params)
     if value is None:
         raise InvalidRequest(NO_VALUE)
-    token = params.get("ClientRequestToken") or str(uuid.uuid4())
+    token = common.request_token(params)
     labels = params.get("VersionStages") or [AWSCURRENT]
     with ctx.store.transaction() as uow:
         secret = common.writable(common.lock(uow, ctx, params["SecretId"]))

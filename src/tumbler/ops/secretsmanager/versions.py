@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from tumbler.core.errors import AlreadyExists
 from tumbler.core.secrets import Secret, SecretValue, VersionInfo, attach_new_version, versions_to_prune
 from tumbler.ops.context import Context
-from tumbler.ops.secretsmanager.common import seal, unseal
+from tumbler.ops.secretsmanager.common import seal, token_in_use, unseal
 from tumbler.ports.store import UnitOfWork
-
-VERSION_EXISTS = "You can't modify an existing version, you can only create a new version."
 
 
 @dataclass(frozen=True)
@@ -49,5 +47,5 @@ def _retry(uow: UnitOfWork, ctx: Context, secret: Secret, token: str, value: Sec
         secret.last_changed = ctx.now
         uow.update_secret(secret)
     elif existing != value:
-        raise AlreadyExists(VERSION_EXISTS)
+        raise AlreadyExists(token_in_use(token, secret.arn))
     return Written(token, secret.stages_of(token))
