@@ -58,9 +58,11 @@ Operation = Callable[[Context, Params], Result]
 @dataclass(frozen=True)
 class Registered:
     func: Operation
-    # Point reads answer from one indexed lookup and may run on the event loop; everything else
-    # (writes, listings, anything that may scan or wait) runs in a worker thread.
-    on_event_loop: bool
+    # Point reads answer from one indexed lookup and may run on the event loop; a listing, which pages
+    # through many secrets, runs in the server's scan process (server/scans.py); everything else
+    # (writes, anything that may wait) runs in a worker thread.
+    on_event_loop: bool = False
+    in_scan_process: bool = False
 
 
 class Registry:
@@ -70,9 +72,11 @@ class Registry:
         self.service = service
         self.operations: dict[str, Registered] = {}
 
-    def __call__(self, name: str, *, on_event_loop: bool = False) -> Callable[[Operation], Operation]:
+    def __call__(
+        self, name: str, *, on_event_loop: bool = False, in_scan_process: bool = False
+    ) -> Callable[[Operation], Operation]:
         def register(func: Operation) -> Operation:
-            self.operations[name] = Registered(func, on_event_loop)
+            self.operations[name] = Registered(func, on_event_loop, in_scan_process)
             return func
 
         return register

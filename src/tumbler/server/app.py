@@ -39,6 +39,7 @@ from tumbler.ops.secretsmanager import OPERATIONS as SECRETSMANAGER
 from tumbler.ops.sts import OPERATIONS as STS
 from tumbler.ports.services import Services
 from tumbler.server.credentials import CredentialLookup
+from tumbler.server.scans import Scans
 from tumbler.wire import errors, parse, query, query_serialize, serialize
 from tumbler.wire.errors import WireError
 from tumbler.wire.sigv4 import Caller, Verifier
@@ -77,6 +78,7 @@ class App:
         self.services = services
         self.verifier = verifier
         self.identities = identities
+        self.scans: Scans | None = None
         self.access_log = access_log
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tumbler-op")
         self.lambda_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="tumbler-lambda")
@@ -105,12 +107,16 @@ class App:
             else:
                 op_model, registered, ctx, params = self._secretsmanager(scope, body)
                 operation = op_model.name
-                call = _Call("secretsmanager", operation, registered.func, _environment(scope))
-                if registered.on_event_loop:  # a point read: answered here without a thread hand-off
-                    result = call(ctx, params)
+                environment = _environment(scope)
+                if registered.in_scan_process and self.scans is not None:
+                    status, headers, payload = await self.scans.run(operation, ctx, params, environment)
                 else:
-                    result = await _in_pool(self.pool, call, ctx, params)
-                status, headers, payload = 200, JSON_HEADERS, serialize.json_body(result)
+                    call = _Call("secretsmanager", operation, registered.func, environment)
+                    if registered.on_event_loop:  # a point read: answered here without a thread hand-off
+                        result = call(ctx, params)
+                    else:
+                        result = await _in_pool(self.pool, call, ctx, params)
+                    status, headers, payload = 200, JSON_HEADERS, serialize.json_body(result)
         except ClientGone:
             log.info("%s: the client went away before its request was whole; nothing was run", request_id)
             return

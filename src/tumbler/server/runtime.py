@@ -31,6 +31,7 @@ from tumbler.rotation.start import start_rotation
 from tumbler.server import credentials, keys
 from tumbler.server.app import App
 from tumbler.server.config import Config
+from tumbler.server.scans import Scans
 from tumbler.wire.errors import WireError
 from tumbler.wire.sigv4 import Verifier
 
@@ -52,13 +53,7 @@ def open_runtime(config: Config) -> Runtime:
     """Open (creating on first use) the data directory's store, master key and keyring."""
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = open_store(config)
-    master = keys.master_key_for(store, config.data_dir)  # refuses to make a new key for existing data
-
-    def key_names() -> list[tuple[str, str]]:
-        with store.reader() as reader:
-            return reader.kms_keys()
-
-    keyring = Keyring(master, key_names, reload=lambda: load_master_key(config.data_dir, os.environ))
+    keyring = open_keyring(config, store)
     credentials.retire_function_key(store, config.data_dir / "function-credentials")
     # Each function calls Tumbler as a session of its execution role; a test may shorten the sessions.
     seconds = int(os.environ.get(SESSION_SECONDS_VARIABLE, credentials.FUNCTION_SESSION_SECONDS))
@@ -150,6 +145,16 @@ def ensure_builtin_role(services: Services, region: str) -> None:
     IAM["PutRolePolicy"].func(ctx, policy)
 
 
+def open_keyring(config: Config, store: Store) -> Keyring:
+    master = keys.master_key_for(store, config.data_dir)  # refuses to make a new key for existing data
+
+    def key_names() -> list[tuple[str, str]]:
+        with store.reader() as reader:
+            return reader.kms_keys()
+
+    return Keyring(master, key_names, reload=lambda: load_master_key(config.data_dir, os.environ))
+
+
 # -- the store: PostgreSQL when the config names its URL (a fleet of nodes shares it), else SQLite --
 def open_store(config: Config) -> Store:
     if config.store and config.store.startswith(("postgresql://", "postgres://")):
@@ -177,6 +182,8 @@ def build_app(runtime: Runtime) -> App:
     scheduler = Scheduler(runtime.services)
     app.background.append(lambda: run_engine(engine, scheduler, runtime.waker))
     app.on_shutdown.append(runtime.functions.close)
+    app.scans = Scans(runtime.config)
+    app.on_shutdown.append(app.scans.close)
     return app
 
 

@@ -8,7 +8,7 @@ from tumbler.ops.secretsmanager import common
 from tumbler.ops.secretsmanager.common import operation
 
 
-@operation("ListSecrets")
+@operation("ListSecrets", in_scan_process=True)
 def list_secrets(ctx: Context, params: Params) -> Result:
     query = listing.list_query(
         ctx.region,
