@@ -31,7 +31,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg.types.json import set_json_loads
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tumbler.adapters.store import codec
 from tumbler.adapters.store.sql import FILLS, MIGRATIONS, Dialect, SqlSession, _table
@@ -42,6 +42,7 @@ from tumbler.ports.store import ValueRead
 Conn = psycopg.Connection[TupleRow]
 Row = tuple[Any, ...]
 LOCK_CLASS = 0x54554D42  # "TUMB": the advisory-lock namespace of this application
+PROBE_TIMEOUT = 2.0  # seconds the readiness probe waits for a connection
 
 POSTGRES = Dialect(
     name="postgres",
@@ -238,6 +239,14 @@ class PostgresStore:
     def read_value(self, region: str, secret_id: str, *, version_id: str | None, stage: str) -> ValueRead | None:
         with self.reader() as reader:
             return reader.read_value(region, secret_id, version_id=version_id, stage=stage)
+
+    def not_ready(self) -> str | None:
+        try:
+            with self.pool.connection(timeout=PROBE_TIMEOUT) as conn:
+                conn.execute("SELECT 1")
+        except (psycopg.Error, PoolTimeout) as err:  # its kind only: a message may name the host
+            return f"the database cannot be reached ({type(err).__name__})"
+        return None
 
     def touch_accessed(self, arn: str, version_id: str, day: datetime) -> None:
         self._touches.add(arn, version_id, day)
