@@ -10,6 +10,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -219,3 +220,48 @@ def _snapshot(sm: Any, name: str) -> dict[str, Any]:
         v.pop("LastAccessedDate", None)
     policy = sm.get_resource_policy(SecretId=name).get("ResourcePolicy")
     return {"described": described, "versions": versions, "values": values, "policy": policy}
+
+
+def test_a_restarted_node_resumes_its_own_rotations_before_their_lease_ends(tmp_path: Path, database: str) -> None:
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    first = node(tmp_path, database, key, 0, lease="60")
+    first.start()
+    try:
+        events = tmp_path / "events.jsonl"
+        env = {"SLEEP_STEP": "setSecret", "SLEEP_SECONDS": "2", "EVENTS_FILE": str(events)}
+        sm = first.client()
+        fn = create_function(first.client("lambda"), "generic_rotation.py", env)
+        arn = sm.create_secret(Name=f"restart/{uuid.uuid4().hex[:8]}", SecretString=json.dumps({"p": "1"}))["ARN"]
+        token = sm.rotate_secret(SecretId=arn, RotationLambdaARN=fn)["VersionId"]
+        wait_for(lambda: any(e["Step"] == "setSecret" for e in events_of(events)))
+        first.stop(kill=True)  # SIGKILL mid-step: its lease has about a minute left
+        killed = time.monotonic()
+        first.start()  # the same data directory: the same node id
+        wait_for(lambda: current_is(first.client(), arn, token), timeout=60)
+        assert time.monotonic() - killed < 20  # resumed at once, not when the 60 s lease lapsed
+        with psycopg.connect(database) as conn:
+            assert conn.execute("SELECT state FROM rotations").fetchall() == [("succeeded",)]
+        assert (first.data_dir / "node-id").read_text().strip()
+    finally:
+        first.stop()
+
+
+def test_a_configured_node_id_names_the_leases(tmp_path: Path, database: str) -> None:
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    live = node(tmp_path, database, key, 0, lease="60")
+    live.extra_args += ["--node-id", "node-a.example"]
+    live.start()
+    try:
+        fn = create_function(live.client("lambda"), "generic_rotation.py", {"SLEEP_STEP": "setSecret",
+                                                                              "SLEEP_SECONDS": "2"})  # fmt: skip
+        sm = live.client()
+        arn = sm.create_secret(Name=f"named/{uuid.uuid4().hex[:8]}", SecretString="x")["ARN"]
+        sm.rotate_secret(SecretId=arn, RotationLambdaARN=fn)
+
+        def owners() -> set[str]:
+            with psycopg.connect(database) as conn:
+                return {r[0] for r in conn.execute("SELECT lease_owner FROM rotations WHERE lease_owner IS NOT NULL")}
+
+        wait_for(lambda: owners() == {"node-a.example"})
+    finally:
+        live.stop()
