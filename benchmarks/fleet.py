@@ -321,9 +321,9 @@ def table(data: dict[str, Any]) -> str:
         f"Freshness: a write acknowledged by node 1 is served by node 2 (both under GetSecretValue load) after "
         f"p50 {fresh['p50_ms']:.2f} ms, p99 {fresh['p99_ms']:.2f} ms, max {fresh['max_ms']:.2f} ms "
         f"({fresh['writes']} writes; target: within 50 ms), counted to node 2's first fresh answer, so with that "
-        f"request's own latency under the load; node 2 answered with the old value at most p99 "
-        f"{fresh['stale_window_p99_ms']:.2f} ms, max {fresh['stale_window_max_ms']:.2f} ms after the acknowledgement "
-        "(the last stale request's sending). Node 1 serves its own write at once.",
+        f"request's own latency under the load; node 2 still answered with the old value to requests sent up to "
+        f"p99 {fresh['stale_window_p99_ms']:.2f} ms, max {fresh['stale_window_max_ms']:.2f} ms after the "
+        "acknowledgement. Node 1 serves its own write at once.",
     ]
     if not data["rotations"]:
         return "\n".join(out)
