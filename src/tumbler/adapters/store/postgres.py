@@ -19,6 +19,7 @@ nodes x workers x ``max_size`` under the server's ``max_connections``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -316,18 +317,25 @@ class PostgresStore:
     def transaction(self) -> Iterator[_Session]:
         with self._connection() as conn:
             if conn.info.transaction_status != TransactionStatus.IDLE:  # nested: a savepoint
+                outer: _Session | None = getattr(self._local, "session", None)
                 with conn.transaction():
-                    yield _Session(conn)
+                    nested = _Session(conn)
+                    if outer is not None:
+                        nested.changed = outer.changed  # dropped from the cache when the outer one commits
+                    yield nested
                 return
             conn.execute("BEGIN")  # READ COMMITTED (_configure); a dropped connection is replaced here
-            session = _Session(conn)
+            session = self._local.session = _Session(conn)
             try:
                 yield session
             except BaseException:
-                if not conn.broken:
+                with contextlib.suppress(psycopg.Error):  # a dead connection has rolled back already
                     conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            else:
+                conn.execute("COMMIT")
+            finally:
+                self._local.session = None
         if session.loaded:  # this node serves its own writes at once; others hear of them from the feed
             self.cache.reset(live=self.cache.serving, confirmed=time.monotonic() if self.cache.serving else 0.0)
         elif session.changed:
@@ -340,8 +348,9 @@ class PostgresStore:
             try:
                 yield _Session(conn)
             finally:
-                if idle and conn.info.transaction_status != TransactionStatus.IDLE and not conn.broken:
-                    conn.execute("ROLLBACK")  # ends the snapshot a bulk read took (it wrote nothing)
+                if idle and conn.info.transaction_status != TransactionStatus.IDLE:
+                    with contextlib.suppress(psycopg.Error):  # a dead connection has no snapshot left
+                        conn.execute("ROLLBACK")  # ends the snapshot a bulk read took (it wrote nothing)
 
     def read_value(self, region: str, secret_id: str, *, version_id: str | None, stage: str) -> ValueRead | None:
         key = (region, secret_id, version_id, stage)
