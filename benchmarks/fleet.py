@@ -3,6 +3,10 @@
   - GetSecretValue: one secret, created through node 1; one signed request per node (the Host header
     names its port), sent flat out by one wrk process per node, all nodes at once; requests/s summed,
     with 1, 2 and 3 nodes driven (every node one worker), and one node on SQLite;
+  - freshness: while wrk drives GetSecretValue on two nodes, PutSecretValue on node 1 and, from its
+    acknowledgement on, GetSecretValue of that secret on node 2 over one kept-alive connection until it
+    answers with the new version: the staleness is the time from node 1's answer to node 2's first fresh one
+    (so it includes one request's latency under that load); p50, p99 and max over the writes;
   - rotation claims: one rotation function (``tests/api/functions/generic_rotation.py``) registered
     through node 1's Lambda API, N secrets, RotateSecret on every one spread over the nodes, timed until
     every row of ``rotations`` is ``succeeded`` (polling the database); 3 nodes on PostgreSQL and one on
@@ -21,12 +25,15 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import json
 import os
 import secrets
 import sqlite3
+import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -44,7 +51,7 @@ sys.path.insert(0, str(HERE.parent))
 from tests.api.rotation_helpers import create_function  # noqa: E402
 
 from benchmarks import loadgen  # noqa: E402
-from benchmarks.harness import TumblerProcess, send, sign  # noqa: E402
+from benchmarks.harness import SignedRequest, TumblerProcess, send, sign  # noqa: E402
 from tumbler.server.config import Config  # noqa: E402
 
 ADMIN_URL = os.environ.get("TUMBLER_FLEET_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -123,6 +130,61 @@ def gsv_point(label: str, nodes: list[TumblerProcess], scripts: list[Path], args
     return point
 
 
+# --- freshness across nodes -------------------------------------------------------------------------
+
+
+def _ask(conn: http.client.HTTPConnection, request: SignedRequest) -> dict[str, Any]:
+    conn.request(request.method, request.path, request.body.encode(), request.headers)
+    answer = conn.getresponse()
+    body = answer.read()
+    if answer.status != 200:
+        raise RuntimeError(f"answered {answer.status}: {body[:200]!r}")
+    return dict(json.loads(body))
+
+
+def staleness(nodes: list[TumblerProcess], scripts: list[Path], args: argparse.Namespace) -> dict[str, Any]:
+    """Write on node 1, poll node 2 (both under wrk's GetSecretValue load): ms until node 2 serves the write."""
+    writer, reader = nodes[0], nodes[1]
+    name = "bench/fresh"
+    writer.client().create_secret(Name=name, SecretString="0")
+    poll = sign(reader.port, reader.keys(), "GetSecretValue", {"SecretId": name})
+    put_conn = http.client.HTTPConnection("127.0.0.1", writer.port, timeout=10)
+    get_conn = http.client.HTTPConnection("127.0.0.1", reader.port, timeout=10)
+    _ask(get_conn, poll)  # warm: node 2 holds the secret in memory
+    samples: list[float] = []  # ack to node 2's first fresh answer: includes that request's latency
+    windows: list[float] = []  # ack to the sending of node 2's last stale answer: node 2 was stale at least that long
+    load = threading.Thread(target=drive, args=(nodes[:2], scripts[:2], args.connections, args.writes * 0.02 + 4))
+    load.start()
+    time.sleep(1.0)  # wrk is up to speed
+    for i in range(args.writes):
+        put = sign(writer.port, writer.keys(), "PutSecretValue",
+                   {"SecretId": name, "SecretString": str(i + 1), "ClientRequestToken": str(uuid.uuid4())})  # fmt: skip
+        version = _ask(put_conn, put)["VersionId"]
+        acked = last_stale = time.perf_counter()
+        while True:
+            sent = time.perf_counter()
+            if _ask(get_conn, poll)["VersionId"] == version:
+                break
+            last_stale = sent
+            if sent - acked > 5:
+                raise RuntimeError("node 2 still served the old version 5 s after node 1 acknowledged the write")
+        samples.append((time.perf_counter() - acked) * 1000)
+        windows.append((last_stale - acked) * 1000)
+        time.sleep(0.01)
+    load.join()
+    result = {"writes": len(samples), **_percentiles(samples, ""), **_percentiles(windows, "stale_window_")}
+    print(f"staleness across nodes: p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
+          f"max {result['max_ms']:.2f} ms; stale window p99 {result['stale_window_p99_ms']:.2f} ms "
+          f"over {len(samples)} writes", file=sys.stderr)  # fmt: skip
+    return result
+
+
+def _percentiles(values: list[float], prefix: str) -> dict[str, float]:
+    ordered = sorted(values)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return {f"{prefix}p50_ms": statistics.median(ordered), f"{prefix}p99_ms": p99, f"{prefix}max_ms": ordered[-1]}
+
+
 # --- rotations ------------------------------------------------------------------------------------
 
 
@@ -195,14 +257,15 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         node = stack.enter_context(TumblerProcess(tmp / "sqlite"))
         node.client().create_secret(Name="bench/secret", SecretString=SECRET)
         gsv.append(gsv_point("SQLite, 1 node", [node], gsv_scripts([node], "bench/secret", tmp, "sqlite"), args))
-        db = Config(data_dir=node.data_dir).database
-        result = rotate_all([node], args.secrets, "rot", sqlite_states(db))
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            counts = dict(conn.execute("SELECT secret_arn, count(*) FROM rotations GROUP BY secret_arn").fetchall())
-        exactly_once(result, counts)
-        result["setup"] = "SQLite, 1 node"
-        rotations.append(result)
-        print(f"rotations {result['setup']:<22} {result['rotations_per_s']:>6.1f}/s", file=sys.stderr)
+        if not args.gsv_only:
+            db = Config(data_dir=node.data_dir).database
+            result = rotate_all([node], args.secrets, "rot", sqlite_states(db))
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                counts = dict(conn.execute("SELECT secret_arn, count(*) FROM rotations GROUP BY secret_arn"))
+            exactly_once(result, counts)
+            result["setup"] = "SQLite, 1 node"
+            rotations.append(result)
+            print(f"rotations {result['setup']:<22} {result['rotations_per_s']:>6.1f}/s", file=sys.stderr)
     with ExitStack() as stack:
         url = stack.enter_context(database())
         nodes = start_fleet(stack, tmp, url, NODES)
@@ -211,6 +274,11 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         for k in range(1, NODES + 1):
             label = f"PostgreSQL, {k} node{'s' if k > 1 else ''}"
             gsv.append(gsv_point(label, nodes[:k], scripts[:k], args))
+        fresh = staleness(nodes, scripts, args)
+        if args.gsv_only:
+            return {"duration_s": args.duration, "connections_per_node": args.connections,
+                    "cores": len(os.sched_getaffinity(0)), "get_secret_value": gsv, "rotations": rotations,
+                    "staleness": fresh}  # fmt: skip
         result = rotate_all(nodes, args.secrets, "rot", pg_states(url))
         with psycopg.connect(url) as conn:
             counts = dict(conn.execute("SELECT secret_arn, count(*) FROM rotations GROUP BY secret_arn").fetchall())
@@ -224,6 +292,7 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "cores": len(os.sched_getaffinity(0)),
         "get_secret_value": gsv,
         "rotations": rotations,
+        "staleness": fresh,
     }
 
 
@@ -240,6 +309,24 @@ def table(data: dict[str, Any]) -> str:
         per = " / ".join(f"{r:,.0f}" for r in p["per_node_rps"])
         out.append(f"| {p['setup']} | {p['rps']:,.0f} | {per} | {p['rps'] / base:.0%} | {p['p99_ms']:.1f} | "
                    f"{p['errors']} |")  # fmt: skip
+    one = next(p["rps"] for p in data["get_secret_value"] if p["setup"] == "PostgreSQL, 1 node")
+    more = ", ".join(f"{p['setup'].split(', ')[1]} {p['rps'] / one:.0%}" for p in data["get_secret_value"]
+                     if p["setup"].startswith("PostgreSQL") and p["setup"] != "PostgreSQL, 1 node")  # fmt: skip
+    fresh = data["staleness"]
+    out += [
+        "",
+        f"One PostgreSQL node serves {one / base:.0%} of one SQLite node's signed GetSecretValue throughput "
+        f"(target: at least 70%); the fleet's total against one PostgreSQL node: {more} (target: not below 100%).",
+        "",
+        f"Freshness: a write acknowledged by node 1 is served by node 2 (both under GetSecretValue load) after "
+        f"p50 {fresh['p50_ms']:.2f} ms, p99 {fresh['p99_ms']:.2f} ms, max {fresh['max_ms']:.2f} ms "
+        f"({fresh['writes']} writes; target: within 50 ms), counted to node 2's first fresh answer, so with that "
+        f"request's own latency under the load; node 2 still answered with the old value to requests sent up to "
+        f"p99 {fresh['stale_window_p99_ms']:.2f} ms, max {fresh['stale_window_max_ms']:.2f} ms after the "
+        "acknowledgement. Node 1 serves its own write at once.",
+    ]
+    if not data["rotations"]:
+        return "\n".join(out)
     out += [
         "",
         "Rotation claims: RotateSecret on every secret (generic_rotation.py, four steps calling back through boto3), "
@@ -267,6 +354,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections per node")
     parser.add_argument("--secrets", type=int, default=120, help="secrets rotated per setup")
     parser.add_argument("--quick", action="store_true", help="2 s per point, 40 secrets")
+    parser.add_argument("--writes", type=int, default=200, help="writes whose staleness is measured")
+    parser.add_argument("--gsv-only", action="store_true", help="GetSecretValue and freshness only: no rotations")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.quick:

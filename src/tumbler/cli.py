@@ -171,6 +171,11 @@ def _server_parser(sub: Any) -> None:
         help="seconds a node's claim on a rotation lasts unless renewed (a dead node's rotations resume after it)",
     )
     server.add_argument(
+        "--node-id",
+        default=env("TUMBLER_NODE_ID"),
+        help="this node's name in rotation leases (TUMBLER_NODE_ID; default: made once, kept in DATA_DIR/node-id)",
+    )
+    server.add_argument(
         "--workers",
         type=int,
         default=env("TUMBLER_WORKERS", "1"),
@@ -297,7 +302,7 @@ def _readable(config: Config) -> Config:
 
 
 def server_config(args: argparse.Namespace, data_dir: Path) -> Config:
-    from tumbler.server import tls
+    from tumbler.server import node, tls
 
     cert, key = args.tls_cert, args.tls_key
     if args.tls_self_signed:
@@ -317,6 +322,8 @@ def server_config(args: argparse.Namespace, data_dir: Path) -> Config:
     if args.authorization not in AUTHORIZATION_MODES:  # argparse checks a flag's choices, not an env default
         modes = ", ".join(AUTHORIZATION_MODES)
         raise CliError(f"TUMBLER_AUTHORIZATION must be one of {modes}, not {args.authorization!r}")
+    if args.node_id is not None and not node.VALID.fullmatch(args.node_id):
+        raise CliError("--node-id: 1 to 100 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
     return Config(
         data_dir=data_dir,
         host=args.host,
@@ -327,6 +334,7 @@ def server_config(args: argparse.Namespace, data_dir: Path) -> Config:
         access_log=args.access_log,
         authorization=args.authorization,
         workers=args.workers,
+        node_id=args.node_id,
         store=args.store,
         rotation_lease=args.rotation_lease,
         rotation_attempts=args.rotation_attempts,

@@ -370,8 +370,18 @@ def _current_blob(store: Store) -> bytes | None:
     return found.stored.blob
 
 
-def test_two_nodes_read_value_sees_every_write_at_once(nodes: Nodes) -> None:
-    """Store.read_value may cache (SQLite does): a write by any node shows in the very next read."""
+def _soon(check: Callable[[], bool], within: float = 1.0) -> bool:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+def test_two_nodes_read_value_sees_every_write(nodes: Nodes) -> None:
+    """Store.read_value may cache (both stores do): the writing node reads its write at once, another node
+    within the change feed's delivery (PostgreSQL; the fleet benchmark measures it, far under 1 s)."""
     reader, writer = nodes(), nodes()
     with writer.transaction() as uow:
         uow.insert_secret(secret(), b"k")
@@ -379,17 +389,21 @@ def test_two_nodes_read_value_sees_every_write_at_once(nodes: Nodes) -> None:
         uow.set_stages(ARN, {AWSCURRENT: "v1"})
     for _ in range(3):  # read again and again: a cache, if any, now holds it
         assert _current_blob(reader) == b"one"
+        assert _current_blob(writer) == b"one"
     with writer.transaction() as uow:
         uow.put_version(ARN, VersionInfo("v2", T0), b"two")
         uow.set_stages(ARN, {AWSCURRENT: "v2", AWSPREVIOUS: "v1"})
-    assert _current_blob(reader) == b"two"
+    assert _current_blob(writer) == b"two"
+    assert _soon(lambda: _current_blob(reader) == b"two")
     with pytest.raises(RuntimeError), writer.transaction() as uow:  # noqa: PT012 - rolled back: nothing changes
         uow.set_stages(ARN, {AWSCURRENT: "v1"})
         raise RuntimeError
     assert _current_blob(reader) == b"two"
+    assert _current_blob(writer) == b"two"
     with writer.transaction() as uow:
         uow.delete_secret(ARN)
-    assert reader.read_value("us-east-1", "app/db", version_id=None, stage=AWSCURRENT) is None
+    assert writer.read_value("us-east-1", "app/db", version_id=None, stage=AWSCURRENT) is None
+    assert _soon(lambda: reader.read_value("us-east-1", "app/db", version_id=None, stage=AWSCURRENT) is None)
 
 
 def test_unique_name_violation_leaves_nothing(store: Store) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import os
 import secrets
 import subprocess
 import sys
 import threading
+import time
 import uuid
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +22,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.api.rotation_helpers import create_function, current_is, wait_for
+from tests.api.rotation_helpers import ROLE, create_function, current_is, wait_for
 from tests.api.test_rotation import events_of
 from tests.conftest import LiveServer, service_missing
+from tests.dbs import PrivatePostgres
 
 ADMIN_URL = os.environ.get("TUMBLER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -219,3 +223,167 @@ def _snapshot(sm: Any, name: str) -> dict[str, Any]:
         v.pop("LastAccessedDate", None)
     policy = sm.get_resource_policy(SecretId=name).get("ResourcePolicy")
     return {"described": described, "versions": versions, "values": values, "policy": policy}
+
+
+def test_a_restarted_node_resumes_its_own_rotations_before_their_lease_ends(tmp_path: Path, database: str) -> None:
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    first = node(tmp_path, database, key, 0, lease="60")
+    first.start()
+    try:
+        events = tmp_path / "events.jsonl"
+        env = {"SLEEP_STEP": "setSecret", "SLEEP_SECONDS": "2", "EVENTS_FILE": str(events)}
+        sm = first.client()
+        fn = create_function(first.client("lambda"), "generic_rotation.py", env)
+        arn = sm.create_secret(Name=f"restart/{uuid.uuid4().hex[:8]}", SecretString=json.dumps({"p": "1"}))["ARN"]
+        token = sm.rotate_secret(SecretId=arn, RotationLambdaARN=fn)["VersionId"]
+        wait_for(lambda: any(e["Step"] == "setSecret" for e in events_of(events)))
+        first.stop(kill=True)  # SIGKILL mid-step: its lease has about a minute left
+        killed = time.monotonic()
+        first.start()  # the same data directory: the same node id
+        wait_for(lambda: current_is(first.client(), arn, token), timeout=60)
+        assert time.monotonic() - killed < 20  # resumed at once, not when the 60 s lease lapsed
+        with psycopg.connect(database) as conn:
+            assert conn.execute("SELECT state FROM rotations").fetchall() == [("succeeded",)]
+        assert (first.data_dir / "node-id").read_text().strip()
+    finally:
+        first.stop()
+
+
+def test_a_configured_node_id_names_the_leases(tmp_path: Path, database: str) -> None:
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    live = node(tmp_path, database, key, 0, lease="60")
+    live.extra_args += ["--node-id", "node-a.example"]
+    live.start()
+    try:
+        fn = create_function(live.client("lambda"), "generic_rotation.py", {"SLEEP_STEP": "setSecret",
+                                                                              "SLEEP_SECONDS": "2"})  # fmt: skip
+        sm = live.client()
+        arn = sm.create_secret(Name=f"named/{uuid.uuid4().hex[:8]}", SecretString="x")["ARN"]
+        sm.rotate_secret(SecretId=arn, RotationLambdaARN=fn)
+
+        def owners() -> set[str]:
+            with psycopg.connect(database) as conn:
+                return {r[0] for r in conn.execute("SELECT lease_owner FROM rotations WHERE lease_owner IS NOT NULL")}
+
+        wait_for(lambda: owners() == {"node-a.example"})
+    finally:
+        live.stop()
+
+
+def test_a_write_on_one_node_is_read_on_another(fleet: list[LiveServer]) -> None:
+    a, b = fleet[0].client(), fleet[1].client()
+    name = f"fresh/{uuid.uuid4().hex[:8]}"
+    a.create_secret(Name=name, SecretString="one")
+    for _ in range(20):  # node B now holds it in memory
+        assert b.get_secret_value(SecretId=name)["SecretString"] == "one"
+    for value in ("two", "three"):
+        a.put_secret_value(SecretId=name, SecretString=value)
+        assert a.get_secret_value(SecretId=name)["SecretString"] == value  # the writing node: at once
+        deadline = time.monotonic() + 1  # another node: when PostgreSQL's notification arrives (ms)
+        while b.get_secret_value(SecretId=name)["SecretString"] != value:
+            assert time.monotonic() < deadline, "node B served a stale value for a second"
+    a.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+    wait_for(lambda: _gone(b, name), timeout=1)
+
+
+def _gone(sm: Any, name: str) -> bool:
+    try:
+        sm.get_secret_value(SecretId=name)
+    except sm.exceptions.ResourceNotFoundException:
+        return True
+    return False
+
+
+def _end_backends(url: str) -> int:
+    """End every backend of the node's database (what a restart, a failover or an administrator does)."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        ended = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchall()
+    return len(ended)
+
+
+def test_requests_succeed_across_dropped_database_connections(tmp_path: Path, database: str) -> None:
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    live = node(tmp_path, database, key, 0).start()
+    try:
+        sm = live.client()
+        name = f"drop/{uuid.uuid4().hex[:8]}"
+        first = sm.create_secret(Name=name, SecretString="0")["VersionId"]
+        for i in range(5):  # between requests: every pooled connection is gone when the next one comes
+            assert _end_backends(database) > 0
+            sm.put_secret_value(SecretId=name, SecretString=str(i + 1))
+            assert sm.get_secret_value(SecretId=name, VersionId=first)["SecretString"] == "0"
+            assert sm.describe_secret(SecretId=name)["Name"] == name
+        failures: list[BaseException] = []
+        stop = threading.Event()
+
+        def reads() -> None:
+            client = live.client()
+            try:
+                while not stop.is_set():
+                    client.describe_secret(SecretId=name)
+                    client.get_secret_value(SecretId=name, VersionId=first)
+                    client.list_secrets(MaxResults=5)
+            except BaseException as err:  # reported below
+                failures.append(err)
+
+        readers = [threading.Thread(target=reads) for _ in range(4)]
+        for t in readers:
+            t.start()
+        for _ in range(10):  # under load
+            time.sleep(0.1)
+            _end_backends(database)
+        stop.set()
+        for t in readers:
+            t.join()
+        assert not failures
+        assert sm.get_secret_value(SecretId=name)["SecretString"] == "5"
+    finally:
+        live.stop()
+
+
+FUNCTION_DUMPING_ITS_ENVIRONMENT = """
+import json, os
+def lambda_handler(event, context):
+    print(json.dumps(dict(os.environ)))
+    with open(os.environ["ENV_FILE"], "w") as out:
+        json.dump(dict(os.environ), out)
+    return {"ok": True}
+"""
+
+
+def test_the_store_password_reaches_no_function_and_no_log(tmp_path: Path) -> None:
+    password = f"pw-{secrets.token_hex(12)}"
+    with PrivatePostgres.running() as cluster:
+        user = cluster.create_user(password)
+        with cluster.connect() as conn:
+            conn.execute(f'CREATE DATABASE "{user}" OWNER "{user}"')
+        url = f"postgresql://{user}:{password}@127.0.0.1:{cluster.port}/{user}"
+        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        live = node(tmp_path, url, key, 0)
+        live.env["TUMBLER_STORE"] = url  # by the environment as well as by the flag
+        live.start()
+        try:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as archive:
+                archive.writestr("lambda_function.py", FUNCTION_DUMPING_ITS_ENVIRONMENT)
+            lam = live.client("lambda")
+            env_file = tmp_path / "function-env.json"
+            lam.create_function(FunctionName="envdump", Runtime="python3.12", Role=ROLE,
+                                Handler="lambda_function.lambda_handler", Code={"ZipFile": buffer.getvalue()},
+                                Environment={"Variables": {"ENV_FILE": str(env_file)}})  # fmt: skip
+            answer = lam.invoke(FunctionName="envdump", LogType="Tail")
+            assert json.loads(answer["Payload"].read()) == {"ok": True}
+            seen = env_file.read_text()
+            assert "ENV_FILE" in seen
+            assert password not in seen
+            assert password not in base64.b64decode(answer["LogResult"]).decode()
+            live.client().create_secret(Name="pw/check", SecretString="x")
+        finally:
+            live.stop()
+        cluster_log_free = all(password.encode() not in p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()
+                               and p != env_file)  # fmt: skip
+        assert cluster_log_free  # the server's log, the audit log, function logs: none holds it

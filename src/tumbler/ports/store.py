@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from tumbler.core.listing import ListQuery
 from tumbler.core.rotation import Rotation
@@ -302,6 +302,16 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Readiness(Protocol):
+    """A store that can tell whether it may serve now (the readiness probe asks it)."""
+
+    def not_ready(self) -> str | None:
+        """Why the store cannot serve now (unreachable, catching up its change feed), or None. May block
+        for a round trip; never names a URL, a password or a value."""
+        ...
 
 
 _work = threading.local()

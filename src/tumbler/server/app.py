@@ -38,6 +38,7 @@ from tumbler.ops.lambda_ import OPERATIONS as LAMBDA
 from tumbler.ops.secretsmanager import OPERATIONS as SECRETSMANAGER
 from tumbler.ops.sts import OPERATIONS as STS
 from tumbler.ports.services import Services
+from tumbler.server import health
 from tumbler.server.credentials import CredentialLookup
 from tumbler.server.scans import Scans
 from tumbler.wire import errors, parse, query, query_serialize, serialize
@@ -102,6 +103,8 @@ class App:
                 operation, (status, headers, payload) = await self._lambda(scope, body)
             elif scope["path"] == HEALTH_PATH and scope["method"] == "GET":
                 status, headers, payload = 200, [(b"content-type", b"application/json")], b'{"status":"ok"}'
+            elif scope["path"] == health.READY_PATH and scope["method"] == "GET":
+                status, headers, payload = await health.ready(self.services.store)
             elif (query_service := _query_service(scope)) is not None:
                 operation, (status, headers, payload) = await self._query(scope, body, query_service, request_id)
             else:

@@ -26,6 +26,7 @@ class Config:
     rotation_attempts: int = MAX_ATTEMPTS
     rotation_backoff: float = BACKOFF_BASE.total_seconds()  # the first retry's delay, doubling each time
     rotation_lease: float = 30.0  # seconds a node's claim on a rotation lasts unless renewed
+    node_id: str | None = None  # the rotation leases' owner; default: made once, kept in data_dir/node-id
     store: str | None = None  # a postgresql:// URL: a database shared by several nodes (else SQLite in data_dir)
     tls_cert: str | None = None  # with tls_key, files: serve HTTPS
     tls_key: str | None = None

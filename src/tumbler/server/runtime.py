@@ -28,7 +28,7 @@ from tumbler.rotation.engine import RotationEngine
 from tumbler.rotation.loop import Waker, run_engine
 from tumbler.rotation.scheduler import Scheduler
 from tumbler.rotation.start import start_rotation
-from tumbler.server import credentials, keys
+from tumbler.server import credentials, keys, node
 from tumbler.server.app import App
 from tumbler.server.config import Config
 from tumbler.server.scans import Scans
@@ -178,7 +178,8 @@ def build_app(runtime: Runtime) -> App:
     app = App(runtime.services, verifier, access_log=runtime.config.access_log, identities=identities)
     app.background.append(lambda: _purge_loop(runtime))
     lease = timedelta(seconds=runtime.config.rotation_lease)
-    engine = RotationEngine(runtime.services, policy=runtime.config.retry_policy, lease=lease)
+    node_id = node.node_identity(runtime.config.data_dir, runtime.config.node_id)
+    engine = RotationEngine(runtime.services, node_id=node_id, policy=runtime.config.retry_policy, lease=lease)
     scheduler = Scheduler(runtime.services)
     app.background.append(lambda: run_engine(engine, scheduler, runtime.waker))
     app.on_shutdown.append(runtime.functions.close)

@@ -19,6 +19,8 @@ nodes x workers x ``max_size`` under the server's ``max_connections``.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -31,17 +33,24 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg.types.json import set_json_loads
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from tumbler.adapters.store import codec
+from tumbler.adapters.store import codec, feed
 from tumbler.adapters.store.sql import FILLS, MIGRATIONS, Dialect, SqlSession, _table
 from tumbler.adapters.store.touches import AccessBatcher, Touch
-from tumbler.core.secrets import Secret
+from tumbler.core.secrets import Secret, VersionInfo
 from tumbler.ports.store import ValueRead
 
 Conn = psycopg.Connection[TupleRow]
 Row = tuple[Any, ...]
 LOCK_CLASS = 0x54554D42  # "TUMB": the advisory-lock namespace of this application
+PROBE_TIMEOUT = 2.0  # seconds the readiness probe waits for a connection
+# A statement begun outside a transaction that finds its connection dropped (the server restarted, failed
+# over, or ended the backend) runs again on a fresh connection: it has changed nothing yet. Bounded.
+RECONNECTS = 5
+RECONNECT_BACKOFF = 0.05  # seconds, doubled on each further try: about 1.5 s in all
+CHECKOUT_TIMEOUT = 10.0
+log = logging.getLogger("tumbler.store")
 
 POSTGRES = Dialect(
     name="postgres",
@@ -76,7 +85,7 @@ def migrate(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         _configure(conn)
         current = _schema_version(conn)
-        if current >= len(MIGRATIONS):
+        if current >= len(MIGRATIONS) and _feed_installed(conn):
             return current
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s::int, hashtext(current_schema()))", (LOCK_CLASS,))
@@ -90,15 +99,24 @@ def migrate(url: str) -> int:
                 if version in FILLS:
                     FILLS[version](_Session(conn))
                 conn.execute("INSERT INTO schema_version VALUES (%s, %s)", (version, time.time()))
+            if not _feed_installed(conn):
+                for statement in feed.FEED_DDL:
+                    conn.execute(statement)
         return max(current, len(MIGRATIONS))
+
+
+def _feed_installed(conn: Conn) -> bool:
+    return int(_scalar(conn, feed.FEED_INSTALLED)) == len(feed.FEED_TRIGGERS)
 
 
 def require_schema(url: str) -> None:
     """Fail unless ``migrate`` has brought the database up to this code's schema."""
     with psycopg.connect(url, autocommit=True) as conn:
-        current = _schema_version(conn)
+        current, has_feed = _schema_version(conn), _feed_installed(conn)
     if current < len(MIGRATIONS):
         raise RuntimeError(f"database schema is at version {current}, this Tumbler needs {len(MIGRATIONS)}: migrate it")
+    if not has_feed:
+        raise RuntimeError("the database has no change feed (its triggers) for this Tumbler: migrate it")
 
 
 def _schema_version(conn: Conn) -> int:
@@ -123,6 +141,39 @@ class _Session(SqlSession):
     """Readers run these in autocommit, units of work in a transaction."""
 
     d = POSTGRES
+
+    def __init__(self, conn: Any) -> None:
+        super().__init__(conn)
+        self.changed: set[str] = set()  # ARNs whose values this transaction changed: dropped from the cache
+        self.loaded = False  # an import: the whole cache goes
+
+    def update_secret(self, secret: Secret) -> None:
+        super().update_secret(secret)
+        self.changed.add(secret.arn)
+
+    def delete_secret(self, arn: str) -> None:
+        super().delete_secret(arn)
+        self.changed.add(arn)
+
+    def put_version(self, arn: str, version: VersionInfo, blob: bytes | None) -> None:
+        super().put_version(arn, version, blob)
+        self.changed.add(arn)
+
+    def delete_versions(self, arn: str, version_ids: list[str]) -> None:
+        super().delete_versions(arn, version_ids)
+        self.changed.add(arn)
+
+    def set_stages(self, arn: str, stages: dict[str, str]) -> None:
+        super().set_stages(arn, stages)
+        self.changed.add(arn)
+
+    def set_wrapped_key(self, owner: str, wrapped_key: bytes) -> None:
+        super().set_wrapped_key(owner, wrapped_key)
+        self.changed.add(owner)
+
+    def load(self, table: str, rows: list[dict[str, Any]]) -> None:
+        super().load(table, rows)
+        self.loaded = True
 
     def many(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.conn.cursor() as cursor:
@@ -186,10 +237,49 @@ class _Session(SqlSession):
 _LOCATE = POSTGRES.by_id("SELECT s.arn, s.source_arn FROM secrets s WHERE ")
 
 
+class _Reconnecting:
+    """A pooled connection that survives being dropped between statements (see RECONNECTS).
+
+    Only a statement begun outside a transaction runs again: an autocommit read, or the BEGIN of a unit
+    of work. A connection lost inside a transaction fails it (what it did is gone, and the caller's
+    work cannot be replayed from here): the client sees an internal error, and its retry succeeds."""
+
+    def __init__(self, pool: ConnectionPool[Conn]) -> None:
+        self.pool = pool
+        self.conn = pool.getconn(timeout=CHECKOUT_TIMEOUT)
+
+    def execute(self, query: Any, params: Any = None) -> Any:
+        for attempt in range(RECONNECTS + 1):
+            idle = self.conn.info.transaction_status == TransactionStatus.IDLE
+            try:
+                return self.conn.execute(query, params)
+            except psycopg.OperationalError as err:
+                if not (idle and self.conn.broken) or attempt == RECONNECTS:
+                    raise
+                log.warning("a database connection was lost (%s); retrying on a new one", type(err).__name__)
+                self._replace(attempt)
+        raise AssertionError("unreachable")
+
+    def _replace(self, attempt: int) -> None:
+        self.pool.putconn(self.conn)  # broken: the pool discards it
+        self.pool.check()  # its idle siblings were most likely dropped with it (a restart, a failover)
+        if attempt:
+            time.sleep(RECONNECT_BACKOFF * 2 ** (attempt - 1))
+        self.conn = self.pool.getconn(timeout=CHECKOUT_TIMEOUT)
+
+    def release(self) -> None:
+        self.pool.putconn(self.conn)
+
+    def __getattr__(self, name: str) -> Any:  # cursor(), info, transaction(): the connection's own
+        return getattr(self.conn, name)
+
+
 class PostgresStore:
     """The ``Store`` port on a PostgreSQL database shared by every node."""
 
-    def __init__(self, url: str, *, min_size: int = 2, max_size: int = 16, migrate_schema: bool = True) -> None:
+    def __init__(
+        self, url: str, *, min_size: int = 2, max_size: int = 16, migrate_schema: bool = True, cache: bool = True
+    ) -> None:
         if migrate_schema:
             migrate(url)
         else:
@@ -206,24 +296,50 @@ class PostgresStore:
             name="tumbler-store",
             open=True,
         )
+        self.cache = feed.ValueCache()
+        self._feed = feed.ChangeFeed(url, self.cache) if cache else None
 
     @contextmanager
-    def _connection(self) -> Iterator[Conn]:
-        held: Conn | None = getattr(self._local, "conn", None)
+    def _connection(self) -> Iterator[_Reconnecting]:
+        held: _Reconnecting | None = getattr(self._local, "conn", None)
         if held is not None:  # nested use on this thread shares the connection, so it never waits on the pool
             yield held
             return
-        with self.pool.connection() as conn:
-            self._local.conn = conn
-            try:
-                yield conn
-            finally:
-                self._local.conn = None
+        conn = _Reconnecting(self.pool)
+        self._local.conn = conn
+        try:
+            yield conn
+        finally:
+            self._local.conn = None
+            conn.release()  # the pool rolls back whatever an error left open
 
     @contextmanager
     def transaction(self) -> Iterator[_Session]:
-        with self._connection() as conn, conn.transaction():  # BEGIN ISOLATION LEVEL READ COMMITTED
-            yield _Session(conn)
+        with self._connection() as conn:
+            if conn.info.transaction_status != TransactionStatus.IDLE:  # nested: a savepoint
+                outer: _Session | None = getattr(self._local, "session", None)
+                with conn.transaction():
+                    nested = _Session(conn)
+                    if outer is not None:
+                        nested.changed = outer.changed  # dropped from the cache when the outer one commits
+                    yield nested
+                return
+            conn.execute("BEGIN")  # READ COMMITTED (_configure); a dropped connection is replaced here
+            session = self._local.session = _Session(conn)
+            try:
+                yield session
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):  # a dead connection has rolled back already
+                    conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+            finally:
+                self._local.session = None
+        if session.loaded:  # this node serves its own writes at once; others hear of them from the feed
+            self.cache.reset(live=self.cache.serving, confirmed=time.monotonic() if self.cache.serving else 0.0)
+        elif session.changed:
+            self.cache.drop(session.changed)
 
     @contextmanager
     def reader(self) -> Iterator[_Session]:
@@ -233,14 +349,34 @@ class PostgresStore:
                 yield _Session(conn)
             finally:
                 if idle and conn.info.transaction_status != TransactionStatus.IDLE:
-                    conn.execute("ROLLBACK")  # ends the snapshot a bulk read took (it wrote nothing)
+                    with contextlib.suppress(psycopg.Error):  # a dead connection has no snapshot left
+                        conn.execute("ROLLBACK")  # ends the snapshot a bulk read took (it wrote nothing)
 
     def read_value(self, region: str, secret_id: str, *, version_id: str | None, stage: str) -> ValueRead | None:
+        key = (region, secret_id, version_id, stage)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        generation = self.cache.generation  # before the read: a change heard meanwhile keeps it out
         with self.reader() as reader:
-            return reader.read_value(region, secret_id, version_id=version_id, stage=stage)
+            found = reader.read_value(region, secret_id, version_id=version_id, stage=stage)
+        if found is not None:
+            self.cache.put(key, found, generation)
+        return found
+
+    def not_ready(self) -> str | None:
+        if self._feed is not None and not self.cache.serving:
+            return "catching up its change feed"
+        try:
+            with self.pool.connection(timeout=PROBE_TIMEOUT) as conn:
+                conn.execute("SELECT 1")
+        except (psycopg.Error, PoolTimeout) as err:  # its kind only: a message may name the host
+            return f"the database cannot be reached ({type(err).__name__})"
+        return None
 
     def touch_accessed(self, arn: str, version_id: str, day: datetime) -> None:
         self._touches.add(arn, version_id, day)
+        self.cache.touched(arn, version_id, day)
 
     def flush_accessed(self) -> None:
         self._touches.flush()
@@ -253,5 +389,7 @@ class PostgresStore:
             uow.write_touches(touches)
 
     def close(self) -> None:
+        if self._feed is not None:
+            self._feed.close()
         self._touches.close()
         self.pool.close()
