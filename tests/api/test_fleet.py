@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.api.rotation_helpers import ROLE, create_function, current_is, wait_for
+from tests.api.rotation_helpers import create_function, current_is, execution_role, wait_for
 from tests.api.test_rotation import events_of
 from tests.conftest import LiveServer, service_missing
 from tests.dbs import PrivatePostgres
@@ -372,7 +372,7 @@ def test_the_store_password_reaches_no_function_and_no_log(tmp_path: Path) -> No
                 archive.writestr("lambda_function.py", FUNCTION_DUMPING_ITS_ENVIRONMENT)
             lam = live.client("lambda")
             env_file = tmp_path / "function-env.json"
-            lam.create_function(FunctionName="envdump", Runtime="python3.12", Role=ROLE,
+            lam.create_function(FunctionName="envdump", Runtime="python3.12", Role=execution_role(lam),
                                 Handler="lambda_function.lambda_handler", Code={"ZipFile": buffer.getvalue()},
                                 Environment={"Variables": {"ENV_FILE": str(env_file)}})  # fmt: skip
             answer = lam.invoke(FunctionName="envdump", LogType="Tail")

@@ -64,7 +64,7 @@ def test_calls_are_authorized_as_the_contexts_caller(tmp_path: Path) -> None:
     services = Services(store=store, keyring=Keyring(MasterKey.generate()), clock=Clock(), account_id="123456789012",
                         authorization=Authorizer())  # fmt: skip
     client = InProcessSecrets(services, "us-east-1", root_principal(services.account_id), "")
-    client._call("CreateSecret", Name="db", SecretString="one")
+    client._call("CreateSecret", Name="db", SecretString="one", ClientRequestToken="a" * 32)
     deny = {"Effect": "Deny", "Principal": "*", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
     client._call("PutResourcePolicy", SecretId="db", ResourcePolicy=json.dumps({"Statement": [deny]}))
     with pytest.raises(SecretsClientError) as refused:
