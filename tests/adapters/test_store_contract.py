@@ -8,6 +8,7 @@ Tests named ``two_nodes`` open a second store on the same database: another Tumb
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import threading
@@ -126,6 +127,9 @@ def test_round_trip_and_lookups(store: Store) -> None:
         assert r.find_secret("us-east-1", ARN[:-7]) == by_name  # partial ARN
         assert r.find_secret("eu-west-1", "app/db") is None  # regions are namespaces
         assert r.find_secret("us-east-1", ARN[:-8] + "_-AbCdEf") is None  # LIKE wildcards are escaped
+        summary = r.find_secret_summary("us-east-1", ARN[:-7])  # by any id, as find_secret; no versions
+        assert summary == dataclasses.replace(by_name, versions={}, stages={})
+        assert r.find_secret_summary("eu-west-1", "app/db") is None
         stored = r.value_by_stage(ARN, AWSCURRENT)
         assert stored is not None
         assert (stored.version_id, stored.blob, stored.wrapped_key) == ("v1", b"blob1", b"wrapped")

@@ -94,6 +94,11 @@ class SecretReads(Protocol):
         versions and labels as of one snapshot."""
         ...
 
+    def find_secret_summary(self, region: str, secret_id: str) -> Secret | None:
+        """As ``find_secret``, without the versions and labels (``versions`` is empty): for checks that never
+        look at a version, such as authorization, in one statement."""
+        ...
+
     def read_value(self, region: str, secret_id: str, *, version_id: str | None, stage: str) -> ValueRead | None:
         """A secret's version by id (when given) or else by label; None when there is no such secret.
         ``stored`` is None when the secret has no such version or label."""

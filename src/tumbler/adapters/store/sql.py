@@ -245,6 +245,10 @@ class SqlSession(IdentitySession):
         row = self._by_id(self._variants("find"), (), region, secret_id)
         return self.secrets([row])[0] if row else None
 
+    def find_secret_summary(self, region: str, secret_id: str) -> Secret | None:
+        row = self._by_id(self._variants("find"), (), region, secret_id)
+        return codec.secret_from_row(row, [], []) if row else None
+
     def hydrate(self, row: Any) -> Secret:
         """A secret row with its versions and labels, read by the next statement."""
         rows = self.conn.execute(self._q("hydrate"), (row[3], row[3])).fetchall()  # one statement: read often
