@@ -73,6 +73,14 @@ def entity_or_fail(uow: Any, kind: str, name: str) -> Entity:
     return found
 
 
+def refuse_while_it_has_policies(uow: UnitOfWork, kind: str, name: str) -> None:
+    """IAM deletes a user, role or group only once its inline policies are deleted and its managed ones detached."""
+    if uow.inline_policies(kind, name):
+        raise fail("DeleteConflict", "Cannot delete entity, must delete policies first.")
+    if uow.attached(kind, name):
+        raise fail("DeleteConflict", "Cannot delete entity, must detach all policies first.")
+
+
 def managed_exists(uow: UnitOfWork, policy_arn: str) -> bool:
     if policy_arn.startswith(AWS_POLICY_PREFIX):
         return policy_arn in managed_policies()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tumbler.ops.context import Context, Params, Result
-from tumbler.ops.iam.common import arn, entity_or_fail, fail, new_id, operation
+from tumbler.ops.iam.common import arn, entity_or_fail, fail, new_id, operation, refuse_while_it_has_policies
 from tumbler.ops.iam.users import user_out
 from tumbler.ports.identity import GROUP, USER, Entity
 
@@ -48,10 +48,7 @@ def delete_group(ctx: Context, params: Params) -> Result:
         entity_or_fail(uow, GROUP, name)
         if uow.members(name):
             raise fail("DeleteConflict", "Cannot delete entity, must remove users from group first.")
-        if uow.inline_policies(GROUP, name):
-            raise fail("DeleteConflict", "Cannot delete entity, must delete policies first.")
-        if uow.attached(GROUP, name):
-            raise fail("DeleteConflict", "Cannot delete entity, must detach all policies first.")
+        refuse_while_it_has_policies(uow, GROUP, name)
         uow.delete_entity(GROUP, name)
     return {}
 

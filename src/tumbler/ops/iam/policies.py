@@ -37,7 +37,6 @@ MORE_THAN_ONE_VERSION = (
 )
 
 
-
 # -- inline policies -----------------------------------------------------------------------------------
 def put_inline(kind: str, ctx: Context, params: Params) -> Result:
     check_policy(params["PolicyDocument"])

@@ -16,6 +16,7 @@ from tumbler.ops.iam.common import (
     new_id,
     not_attachable,
     operation,
+    refuse_while_it_has_policies,
     tags_in,
     tags_out,
 )
@@ -72,10 +73,7 @@ def delete_role(ctx: Context, params: Params) -> Result:
     with ctx.store.transaction() as uow:
         uow.lock_identities()
         entity_or_fail(uow, ROLE, name)
-        if uow.inline_policies(ROLE, name):
-            raise fail("DeleteConflict", "Cannot delete entity, must delete policies first.")
-        if uow.attached(ROLE, name):
-            raise fail("DeleteConflict", "Cannot delete entity, must detach all policies first.")
+        refuse_while_it_has_policies(uow, ROLE, name)
         uow.delete_entity(ROLE, name)
     return {}
 

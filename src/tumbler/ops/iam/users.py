@@ -14,6 +14,7 @@ from tumbler.ops.iam.common import (
     new_id,
     not_attachable,
     operation,
+    refuse_while_it_has_policies,
     tags_in,
     tags_out,
 )
@@ -75,10 +76,7 @@ def delete_user(ctx: Context, params: Params) -> Result:
         user = entity_or_fail(uow, USER, name)
         if uow.access_keys_of(user.arn):
             raise fail("DeleteConflict", "Cannot delete entity, must delete access keys first.")
-        if uow.inline_policies(USER, name):
-            raise fail("DeleteConflict", "Cannot delete entity, must delete policies first.")
-        if uow.attached(USER, name):
-            raise fail("DeleteConflict", "Cannot delete entity, must detach all policies first.")
+        refuse_while_it_has_policies(uow, USER, name)
         if uow.groups_of(name):
             raise fail("DeleteConflict", "Cannot delete entity, must remove user from all groups first.")
         uow.delete_entity(USER, name)
