@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 
@@ -39,14 +40,22 @@ class Scans:
     """Runs a Secrets Manager operation in the scan process and gives back its whole answer."""
 
     def __init__(self, config: Config) -> None:
+        self._config = config
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
         # spawn, not fork: the server has threads (and open connections) a forked child must not inherit
-        self._pool = ProcessPoolExecutor(WORKERS, multiprocessing.get_context("spawn"), _open, (config,))
+        return ProcessPoolExecutor(WORKERS, multiprocessing.get_context("spawn"), _open, (self._config,))
 
     async def run(self, operation: str, ctx: Context, params: Params, environment: dict[str, str]) -> Response:
         """Authorized there, as in the server (``ops.authorize.run``), and answered whole, errors included."""
         loop = asyncio.get_running_loop()
         call = (operation, ctx.region, ctx.now, ctx.caller, ctx.access_key_id, params, environment)
-        return await loop.run_in_executor(self._pool, _answer, *call)
+        try:
+            return await loop.run_in_executor(self._pool, _answer, *call)
+        except BrokenProcessPool:  # a scan process died (killed, out of memory): start anew and answer once more
+            self._pool = self._start()
+            return await loop.run_in_executor(self._pool, _answer, *call)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
