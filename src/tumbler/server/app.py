@@ -49,12 +49,10 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+Response = serialize.Response
 
 log = logging.getLogger("tumbler.server")
 MAX_BODY = 1 << 20  # far above the largest valid request (a 64 KiB value, JSON-escaped)
-JSON_TYPE = b"application/x-amz-json-1.1"
-JSON_HEADERS = [(b"content-type", JSON_TYPE)]  # never changed: each answer copies it
 HEALTH_PATH = "/_tumbler/health"
 LAMBDA_PREFIX = "/2015-03-31/functions"
 # Lambda's front end limits: a whole request (a base64 ZipFile inside JSON), and an Invoke payload.
@@ -119,7 +117,7 @@ class App:
                         result = call(ctx, params)
                     else:
                         result = await _in_pool(self.pool, call, ctx, params)
-                    status, headers, payload = 200, JSON_HEADERS, serialize.json_body(result)
+                    status, headers, payload = serialize.json_response(result)
         except ClientGone:
             log.info("%s: the client went away before its request was whole; nothing was run", request_id)
             return

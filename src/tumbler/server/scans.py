@@ -30,8 +30,6 @@ from tumbler.server.config import Config
 from tumbler.wire import serialize
 from tumbler.wire.errors import WireError
 
-Response = tuple[int, list[tuple[bytes, bytes]], bytes]
-JSON_HEADERS = [(b"content-type", b"application/x-amz-json-1.1")]
 WORKERS = 2  # one a core on the machines we measure: listings in parallel without starving the server
 _services: Services | None = None  # the scan process's own store and keyring
 
@@ -47,7 +45,9 @@ class Scans:
         # spawn, not fork: the server has threads (and open connections) a forked child must not inherit
         return ProcessPoolExecutor(WORKERS, multiprocessing.get_context("spawn"), _open, (self._config,))
 
-    async def run(self, operation: str, ctx: Context, params: Params, environment: dict[str, str]) -> Response:
+    async def run(
+        self, operation: str, ctx: Context, params: Params, environment: dict[str, str]
+    ) -> serialize.Response:
         """Authorized there, as in the server (``ops.authorize.run``), and answered whole, errors included."""
         loop = asyncio.get_running_loop()
         call = (operation, ctx.region, ctx.now, ctx.caller, ctx.access_key_id, params, environment)
@@ -81,7 +81,7 @@ def _answer(
     access_key_id: str,
     params: dict[str, Any],
     environment: dict[str, str],
-) -> Response:
+) -> serialize.Response:
     assert _services is not None, "the scan process opens its services first"
     ctx = Context(_services, region, now, caller, access_key_id)
     try:
@@ -91,4 +91,4 @@ def _answer(
             raise to_wire("secretsmanager", err) from None
     except WireError as err:
         return serialize.error_response(err)
-    return 200, JSON_HEADERS, serialize.json_body(result)
+    return serialize.json_response(result)

@@ -22,6 +22,7 @@ from tumbler.wire.validate import members
 
 Headers = list[tuple[bytes, bytes]]
 JSON_11 = b"application/x-amz-json-1.1"
+Response = tuple[int, Headers, bytes]  # status, headers, body
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 APPLICATION_JSON = b"application/json"
@@ -47,6 +48,11 @@ def _default(value: Any) -> Any:
 def json_body(result: dict[str, Any]) -> bytes:
     """``result`` as JSON: timestamps as epoch seconds, blobs as base64 (no shape walk: hot path)."""
     return orjson.dumps(result, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def json_response(result: dict[str, Any]) -> Response:
+    """A successful awsJson1.1 answer: status, headers and body."""
+    return 200, [(b"content-type", JSON_11)], json_body(result)
 
 
 def error_response(err: WireError) -> tuple[int, Headers, bytes]:
